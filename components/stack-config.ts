@@ -1,0 +1,296 @@
+/**
+ * Stack configuration: every setting the program reads, validated in one pure function.
+ *
+ * `Pulumi.yaml` declares each key (type, description, default) under the `analytics:` namespace; this module
+ * is the single place that turns the raw strings Pulumi hands us into a typed `StackConfig`. Defaults live in
+ * `DEFAULTS` only (a test checks they match `Pulumi.yaml`). Secrets never pass through here as plain values:
+ * `index.ts` reads them with `getSecret` and generates the missing ones, so this module only sees the
+ * non-secret keys and stays free of Pulumi.
+ *
+ * Bad values throw a `ConfigError` listing every problem at once ("analytics:grafanaPort: got \"abc\", expected an
+ * integer port 1-65535"), so `pulumi preview` fails before any resource is registered.
+ */
+
+export type LogShipper = "promtail" | "alloy";
+
+export interface ImageVersions {
+  /** ClickHouse server image (an LTS release). */
+  readonly clickhouse: string;
+  readonly loki: string;
+  readonly promtail: string;
+  readonly alloy: string;
+  readonly grafana: string;
+  /** Node base image the ingest service is built on. */
+  readonly node: string;
+}
+
+export interface HostPorts {
+  readonly grafana: number;
+  readonly ingest: number;
+  /** ClickHouse HTTP; the schema migrations run from the Pulumi host through it. */
+  readonly clickhouseHttp: number;
+  readonly loki: number;
+}
+
+export interface AlertSettings {
+  /** Webhook the alerts are posted to. One of webhook or email is required for alerts to reach anyone. */
+  readonly webhookUrl?: string;
+  /** Comma-separated addresses; Grafana needs SMTP configured (grafanaSmtpHost) to send them. */
+  readonly email?: string;
+  /** Fire when today's DAU so far is down more than this share versus the same weekday last week. */
+  readonly dauDropShare: number;
+  /** Fire when no event was received for this many minutes. */
+  readonly noEventsMinutes: number;
+  /** Fire when the ingest logs more than this many error lines per minute. */
+  readonly ingestErrorsPerMinute: number;
+  /** Fire when the p95 ingest lag (received minus event time) is above this many seconds. */
+  readonly ingestLagSeconds: number;
+}
+
+export interface IngestSettings {
+  /** Largest size the on-disk spool may reach before the service answers 503 with Retry-After. */
+  readonly spoolMaxBytes: number;
+  /** Ship a batch to ClickHouse after this many events. */
+  readonly batchMaxEvents: number;
+  /** Ship a batch at least this often when events are waiting. */
+  readonly flushIntervalMs: number;
+}
+
+export interface StackConfig {
+  /** Host address every published port binds to. */
+  readonly bindAddress: string;
+  readonly ports: HostPorts;
+  readonly images: ImageVersions;
+  /** Grafana ClickHouse datasource plugin version installed into Grafana. */
+  readonly clickhousePluginVersion: string;
+  /** Days raw events are kept in ClickHouse; rollups keep `rollupRetentionDays`. */
+  readonly eventRetentionDays: number;
+  readonly rollupRetentionDays: number;
+  /** Days Loki keeps log lines (enforced by the compactor). */
+  readonly logRetentionDays: number;
+  readonly logShipper: LogShipper;
+  /** Protect data volumes from `pulumi destroy` (and retain them on replacement). */
+  readonly protectData: boolean;
+  readonly alerts: AlertSettings;
+  readonly ingest: IngestSettings;
+  /** Prefix of every Docker object's name, so two stacks can share one Docker host. */
+  readonly namePrefix: string;
+}
+
+/** Raw values as Pulumi returns them: key without namespace -> string, absent when unset. */
+export type RawConfig = Readonly<Record<string, string | undefined>>;
+
+/** The config namespace in Pulumi.yaml (the project name). */
+export const CONFIG_NAMESPACE = "analytics";
+
+/** Secret keys: read with getSecret in index.ts; generated with @pulumi/random when a stack sets none. */
+export const SECRET_KEYS = [
+  "grafanaAdminPassword",
+  "clickhouseMigratorPassword",
+  "clickhouseWriterPassword",
+  "clickhouseReaderPassword",
+  "ingestWriteKeys",
+] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** Every default, in one place. Pulumi.yaml repeats them for `pulumi config` users; a test keeps both in step. */
+export const DEFAULTS = {
+  bindAddress: "127.0.0.1",
+  grafanaPort: 3000,
+  ingestPort: 8080,
+  clickhouseHttpPort: 8123,
+  lokiPort: 3100,
+  clickhouseImage: "clickhouse/clickhouse-server:25.8",
+  lokiImage: "grafana/loki:3.5.0",
+  promtailImage: "grafana/promtail:3.5.0",
+  alloyImage: "grafana/alloy:v1.10.0",
+  grafanaImage: "grafana/grafana:12.1.0",
+  nodeImage: "node:20.19.4-bookworm-slim",
+  clickhousePluginVersion: "4.11.2",
+  eventRetentionDays: 90,
+  rollupRetentionDays: 730,
+  logRetentionDays: 14,
+  logShipper: "promtail" as LogShipper,
+  protectData: false,
+  dauDropShare: 0.3,
+  noEventsMinutes: 15,
+  ingestErrorsPerMinute: 5,
+  ingestLagSeconds: 60,
+  spoolMaxBytes: 1024 * 1024 * 1024,
+  batchMaxEvents: 50_000,
+  flushIntervalMs: 1000,
+} as const;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Collects problems instead of throwing on the first, so one `pulumi preview` shows every mistake. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly raw: RawConfig) {}
+
+  private fail(key: string, value: string, expected: string): void {
+    this.problems.push(`${CONFIG_NAMESPACE}:${key}: got ${JSON.stringify(value)}, expected ${expected}. ` +
+      `Fix it with \`pulumi config set ${CONFIG_NAMESPACE}:${key} <value>\`.`);
+  }
+
+  string(key: string, fallback: string, rule?: { test: (v: string) => boolean; expected: string }): string {
+    const value = this.raw[key];
+    if (value === undefined) return fallback;
+    if (rule && !rule.test(value)) {
+      this.fail(key, value, rule.expected);
+      return fallback;
+    }
+    return value;
+  }
+
+  optional(key: string, rule: { test: (v: string) => boolean; expected: string }): string | undefined {
+    const value = this.raw[key];
+    if (value === undefined || value === "") return undefined;
+    if (!rule.test(value)) {
+      this.fail(key, value, rule.expected);
+      return undefined;
+    }
+    return value;
+  }
+
+  integer(key: string, fallback: number, min: number, max: number, what = "an integer"): number {
+    const value = this.raw[key];
+    if (value === undefined) return fallback;
+    const n = /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      this.fail(key, value, `${what} from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  share(key: string, fallback: number): number {
+    const value = this.raw[key];
+    if (value === undefined) return fallback;
+    const n = /^\d*\.?\d+$/.test(value.trim()) ? Number(value) : NaN;
+    if (!(n > 0 && n < 1)) {
+      this.fail(key, value, "a share between 0 and 1 exclusive, such as 0.3 for 30%");
+      return fallback;
+    }
+    return n;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.raw[key];
+    if (value === undefined) return fallback;
+    if (value === "true") return true;
+    if (value === "false") return false;
+    this.fail(key, value, "true or false");
+    return fallback;
+  }
+
+  oneOf<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
+    const value = this.raw[key];
+    if (value === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.fail(key, value, `one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
+      return fallback;
+    }
+    return value as T;
+  }
+
+  unknownKeys(known: ReadonlySet<string>): void {
+    for (const key of Object.keys(this.raw)) {
+      if (!known.has(key)) {
+        this.problems.push(`${CONFIG_NAMESPACE}:${key}: unknown setting. Known settings are listed in Pulumi.yaml; ` +
+          `remove it with \`pulumi config rm ${CONFIG_NAMESPACE}:${key}\`.`);
+      }
+    }
+  }
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** A Docker image reference with an explicit tag or digest, never `latest`. */
+const PINNED_IMAGE = /^[a-z0-9][a-z0-9._\/-]*(:(?!latest$)[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$/;
+const SEMVER = /^\d+\.\d+\.\d+$/;
+const HTTP_URL = /^https?:\/\/[^\s]+$/;
+const EMAILS = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+(\s*,\s*[^\s@,]+@[^\s@,]+\.[^\s@,]+)*$/;
+const NAME_PREFIX = /^[a-z][a-z0-9-]{0,30}$/;
+
+/** Keys this module reads (non-secret), plus the secret keys that index.ts reads. */
+export const KNOWN_KEYS: ReadonlySet<string> = new Set([
+  "bindAddress", "grafanaPort", "ingestPort", "clickhouseHttpPort", "lokiPort",
+  "clickhouseImage", "lokiImage", "promtailImage", "alloyImage", "grafanaImage", "nodeImage",
+  "clickhousePluginVersion", "eventRetentionDays", "rollupRetentionDays", "logRetentionDays", "logShipper",
+  "protectData", "alertWebhookUrl", "alertEmail", "dauDropShare", "noEventsMinutes", "ingestErrorsPerMinute",
+  "ingestLagSeconds", "spoolMaxBytes", "batchMaxEvents", "flushIntervalMs", "namePrefix",
+  ...SECRET_KEYS,
+]);
+
+/**
+ * Validates and types a stack's configuration.
+ * @param raw keys without the `analytics:` namespace, as strings (what `pulumi.Config.get` returns)
+ * @param stack the stack name, used for the default Docker name prefix
+ */
+export function loadConfig(raw: RawConfig, stack: string): StackConfig {
+  const r = new Reader(raw);
+  r.unknownKeys(KNOWN_KEYS);
+  const port = (key: string, fallback: number) => r.integer(key, fallback, 1, 65535, "an integer port");
+  const image = (key: string, fallback: string) =>
+    r.string(key, fallback, { test: (v) => PINNED_IMAGE.test(v), expected: "an image with a pinned tag or digest (not :latest), such as " + fallback });
+  const days = (key: string, fallback: number) => r.integer(key, fallback, 1, 3650, "a number of days");
+
+  const config: StackConfig = {
+    bindAddress: r.string("bindAddress", DEFAULTS.bindAddress, { test: (v) => IPV4.test(v), expected: "an IPv4 address such as 127.0.0.1 (0.0.0.0 exposes every port on every interface)" }),
+    ports: {
+      grafana: port("grafanaPort", DEFAULTS.grafanaPort),
+      ingest: port("ingestPort", DEFAULTS.ingestPort),
+      clickhouseHttp: port("clickhouseHttpPort", DEFAULTS.clickhouseHttpPort),
+      loki: port("lokiPort", DEFAULTS.lokiPort),
+    },
+    images: {
+      clickhouse: image("clickhouseImage", DEFAULTS.clickhouseImage),
+      loki: image("lokiImage", DEFAULTS.lokiImage),
+      promtail: image("promtailImage", DEFAULTS.promtailImage),
+      alloy: image("alloyImage", DEFAULTS.alloyImage),
+      grafana: image("grafanaImage", DEFAULTS.grafanaImage),
+      node: image("nodeImage", DEFAULTS.nodeImage),
+    },
+    clickhousePluginVersion: r.string("clickhousePluginVersion", DEFAULTS.clickhousePluginVersion, { test: (v) => SEMVER.test(v), expected: "a plugin version such as 4.11.2" }),
+    eventRetentionDays: days("eventRetentionDays", DEFAULTS.eventRetentionDays),
+    rollupRetentionDays: days("rollupRetentionDays", DEFAULTS.rollupRetentionDays),
+    logRetentionDays: days("logRetentionDays", DEFAULTS.logRetentionDays),
+    logShipper: r.oneOf("logShipper", DEFAULTS.logShipper, ["promtail", "alloy"] as const),
+    protectData: r.boolean("protectData", DEFAULTS.protectData),
+    alerts: {
+      webhookUrl: r.optional("alertWebhookUrl", { test: (v) => HTTP_URL.test(v), expected: "an http(s) URL" }),
+      email: r.optional("alertEmail", { test: (v) => EMAILS.test(v), expected: "one or more comma-separated email addresses" }),
+      dauDropShare: r.share("dauDropShare", DEFAULTS.dauDropShare),
+      noEventsMinutes: r.integer("noEventsMinutes", DEFAULTS.noEventsMinutes, 1, 1440, "a number of minutes"),
+      ingestErrorsPerMinute: r.integer("ingestErrorsPerMinute", DEFAULTS.ingestErrorsPerMinute, 1, 1_000_000),
+      ingestLagSeconds: r.integer("ingestLagSeconds", DEFAULTS.ingestLagSeconds, 1, 86_400, "a number of seconds"),
+    },
+    ingest: {
+      spoolMaxBytes: r.integer("spoolMaxBytes", DEFAULTS.spoolMaxBytes, 16 * 1024 * 1024, 1024 ** 4, "a size in bytes"),
+      batchMaxEvents: r.integer("batchMaxEvents", DEFAULTS.batchMaxEvents, 1, 1_000_000),
+      flushIntervalMs: r.integer("flushIntervalMs", DEFAULTS.flushIntervalMs, 10, 60_000, "milliseconds"),
+    },
+    namePrefix: r.string("namePrefix", `analytics-${stack}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 31), {
+      test: (v) => NAME_PREFIX.test(v), expected: "lowercase letters, digits and dashes, starting with a letter, at most 31 characters",
+    }),
+  };
+
+  const published = Object.entries(config.ports);
+  const seen = new Map<number, string>();
+  for (const [name, value] of published) {
+    const other = seen.get(value);
+    if (other) r.problems.push(`${CONFIG_NAMESPACE}: ${name} and ${other} ports are both ${value}; each published port must differ.`);
+    seen.set(value, name);
+  }
+  if (config.rollupRetentionDays < config.eventRetentionDays) {
+    r.problems.push(`${CONFIG_NAMESPACE}:rollupRetentionDays: got ${config.rollupRetentionDays}, expected at least eventRetentionDays ` +
+      `(${config.eventRetentionDays}); rollups must outlive the raw events they summarize.`);
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}

@@ -1,0 +1,31 @@
+-- 0001: the analytics database and the raw events table.
+--
+-- One row per track/page/screen call accepted by the ingest service.
+-- * user_id and anonymous_id are strings: SaaS ids are UUIDs, emails or prefixed ids, and a visitor has an
+--   anonymous id before signup. Either may be '' but the ingest service guarantees one of them is set.
+-- * message_id is the idempotency key (Segment's messageId, or one the ingest assigns).
+-- * event_time is when it happened (corrected for client clock skew with sentAt); received_at is when the
+--   ingest accepted it. Both to the millisecond, UTC. Their difference is the ingest lag.
+-- * properties and context are JSON objects, queryable as typed sub-columns (properties.plan::String).
+--
+-- Partitioning by month keeps the partition count low (ClickHouse advises against many small partitions) and
+-- makes TTL drops cheap. The sort key starts with the day so every dashboard's time-range filter prunes
+-- granules; event_name next because most panels filter or group by it; then the user id so one user's events
+-- sit together (good compression, and uniq/windowFunnel per user read contiguous ranges).
+CREATE DATABASE IF NOT EXISTS analytics;
+
+CREATE TABLE IF NOT EXISTS analytics.events
+(
+    message_id    String CODEC(ZSTD(3)),
+    type          LowCardinality(String),
+    event_name    LowCardinality(String),
+    user_id       String CODEC(ZSTD(3)),
+    anonymous_id  String CODEC(ZSTD(3)),
+    properties    JSON CODEC(ZSTD(3)),
+    context       JSON CODEC(ZSTD(3)),
+    event_time    DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+    received_at   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1))
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (toDate(event_time), event_name, user_id, event_time);
