@@ -11,6 +11,8 @@ import { join } from "node:path";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { createChdbConnection } from "chdb/connection";
 
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["connection"]>;
+
 export interface TestEngine {
   readonly client: ClickHouseClient;
   readonly dataDir: string;
@@ -21,7 +23,9 @@ export interface TestEngine {
 
 export async function startTestEngine(label = "engine"): Promise<TestEngine> {
   const dataDir = mkdtempSync(join(tmpdir(), `chdb-${label}-`));
-  const client = createClient({ connection: createChdbConnection({ path: dataDir }) });
+  // chdb types the connection against its own copy of @clickhouse/client-common; the runtime shape is the same.
+  const connection = createChdbConnection({ path: dataDir }) as unknown as ClientConnection;
+  const client = createClient({ connection });
   return {
     client,
     dataDir,
