@@ -1,0 +1,126 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEFAULTS, KNOWN_KEYS, SECRET_KEYS, loadConfig } from "../components/stack-config";
+import { declaredSettings, rawConfigForStack } from "../components/stack-files";
+
+const root = join(__dirname, "..");
+
+function problemsOf(raw: Record<string, string>): string[] {
+  try {
+    loadConfig(raw, "dev");
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+  return [];
+}
+
+describe("loadConfig", () => {
+  it("fills every default when nothing is set", () => {
+    const cfg = loadConfig({}, "dev");
+    expect(cfg.bindAddress).toBe("127.0.0.1");
+    expect(cfg.ports).toEqual({ grafana: 3000, ingest: 8080, clickhouseHttp: 8123, loki: 3100 });
+    expect(cfg.logShipper).toBe("promtail");
+    expect(cfg.protectData).toBe(false);
+    expect(cfg.namePrefix).toBe("analytics-dev");
+    expect(cfg.alerts.webhookUrl).toBeUndefined();
+  });
+
+  it("types the values a stack sets, and 0-like values are kept, not replaced by defaults", () => {
+    const cfg = loadConfig({ bindAddress: "0.0.0.0", grafanaPort: "3300", protectData: "true", logShipper: "alloy", dauDropShare: "0.25" }, "prod");
+    expect(cfg.bindAddress).toBe("0.0.0.0");
+    expect(cfg.ports.grafana).toBe(3300);
+    expect(cfg.protectData).toBe(true);
+    expect(cfg.logShipper).toBe("alloy");
+    expect(cfg.alerts.dauDropShare).toBe(0.25);
+  });
+
+  it.each([
+    ["grafanaPort", "abc", "analytics:grafanaPort: got \"abc\", expected an integer port from 1 to 65535"],
+    ["grafanaPort", "70000", "analytics:grafanaPort"],
+    ["bindAddress", "localhost", "expected an IPv4 address"],
+    ["clickhouseImage", "clickhouse/clickhouse-server:latest", "pinned tag"],
+    ["lokiImage", "grafana/loki", "pinned tag"],
+    ["logShipper", "fluentd", "one of \"promtail\", \"alloy\""],
+    ["protectData", "yes", "true or false"],
+    ["dauDropShare", "30", "a share between 0 and 1"],
+    ["alertWebhookUrl", "hooks.example.com", "an http(s) URL"],
+    ["alertEmail", "ops@", "email"],
+    ["eventRetentionDays", "0", "a number of days from 1"],
+    ["namePrefix", "Analytics_Dev", "lowercase letters"],
+  ])("rejects %s=%s naming the key and what is allowed", (key, value, message) => {
+    const problems = problemsOf({ [key]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`analytics:${key}`);
+    expect(problems[0]).toContain(message);
+    expect(problems[0]).toContain("pulumi config set");
+  });
+
+  it("reports every problem at once", () => {
+    const problems = problemsOf({ grafanaPort: "x", ingestPort: "y", logShipper: "z" });
+    expect(problems).toHaveLength(3);
+  });
+
+  it("rejects unknown keys, so a typo is not silently ignored", () => {
+    expect(problemsOf({ grafanPort: "3000" })[0]).toMatch(/analytics:grafanPort: unknown setting/);
+  });
+
+  it("rejects two services on one host port", () => {
+    expect(problemsOf({ grafanaPort: "8080" })[0]).toMatch(/ingest and grafana ports are both 8080/);
+  });
+
+  it("rejects rollups that would expire before the raw events", () => {
+    expect(problemsOf({ eventRetentionDays: "400", rollupRetentionDays: "100" })[0]).toMatch(/rollupRetentionDays.*at least eventRetentionDays/);
+  });
+
+  it("never reads secret values", () => {
+    const cfg = loadConfig({ grafanaAdminPassword: "not-read" }, "dev");
+    expect(JSON.stringify(cfg)).not.toContain("not-read");
+  });
+});
+
+describe("Pulumi.yaml", () => {
+  const declared = declaredSettings(readFileSync(join(root, "Pulumi.yaml"), "utf8"));
+
+  it("declares exactly the settings the program reads", () => {
+    expect([...declared.keys()].sort()).toEqual([...KNOWN_KEYS].sort());
+  });
+
+  it("declares the same defaults as the code", () => {
+    const codeDefaults: Record<string, unknown> = { ...DEFAULTS };
+    for (const [key, decl] of declared) {
+      if (decl.default === undefined) continue;
+      expect(codeDefaults[key], `Pulumi.yaml default of ${key} has no counterpart in DEFAULTS`).toBeDefined();
+      expect(decl.default, `default of ${key}: Pulumi.yaml says ${decl.default}, stack-config.ts says ${codeDefaults[key]}; make them equal`).toBe(String(codeDefaults[key]));
+    }
+  });
+
+  it("marks exactly the secret keys as secret, with no default", () => {
+    const secret = [...declared].filter(([, d]) => d.secret).map(([k]) => k).sort();
+    expect(secret).toEqual([...SECRET_KEYS].sort());
+    for (const key of SECRET_KEYS) expect(declared.get(key)?.default).toBeUndefined();
+  });
+
+  it("describes every setting", () => {
+    for (const [key, decl] of declared) expect(decl.description.length, key).toBeGreaterThan(10);
+  });
+});
+
+describe("stack files", () => {
+  it("dev and prod are valid and differ where environments should", () => {
+    const dev = loadConfig(rawConfigForStack(root, "dev"), "dev");
+    const prod = loadConfig(rawConfigForStack(root, "prod"), "prod");
+    expect(dev.protectData).toBe(false);
+    expect(prod.protectData).toBe(true);
+    expect(prod.eventRetentionDays).toBeGreaterThan(dev.eventRetentionDays);
+    expect(prod.ports.grafana).not.toBe(dev.ports.grafana);
+    expect(prod.logShipper).toBe("alloy");
+    expect(dev.logShipper).toBe("promtail");
+    expect(prod.namePrefix).not.toBe(dev.namePrefix);
+  });
+
+  it("names a missing stack file and how to create it", () => {
+    expect(() => rawConfigForStack(root, "staging")).toThrow(/pulumi stack init staging/);
+  });
+});
