@@ -1,0 +1,60 @@
+/**
+ * The settings every long-running service container of a stack shares (see the conventions in the design notes):
+ * one network with the service name as alias, a `${namePrefix}-<service>` container name, the two labels the log
+ * shipper discovers containers by, bounded json-file logs, restart on failure, and `wait` so that whatever depends
+ * on the container is created only once its healthcheck passes.
+ *
+ * Pure: returns plain ContainerArgs fragments, so components spread them and tests can compare them directly.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type * as docker from "@pulumi/docker";
+
+/** Docker label holding the stack's name prefix; the log shipper keeps only containers that carry it. */
+export const STACK_LABEL = "analytics.stack";
+/** Docker label holding the service name; it becomes the Loki `service` label. */
+export const SERVICE_LABEL = "analytics.service";
+
+export interface ServiceContainerOptions {
+  /** StackConfig.namePrefix. */
+  readonly namePrefix: string;
+  /** Service name: network alias, container name suffix and `analytics.service` label. */
+  readonly service: string;
+  readonly networkName: pulumi.Input<string>;
+  /** Seconds `pulumi up` waits for the container to report healthy. Defaults to 180. */
+  readonly waitTimeoutSeconds?: number;
+}
+
+type SharedArgs = Required<Pick<docker.ContainerArgs,
+  "name" | "restart" | "labels" | "networksAdvanced" | "logDriver" | "logOpts" | "wait" | "waitTimeout" | "securityOpts">>;
+
+export function serviceContainerArgs(opts: ServiceContainerOptions): SharedArgs {
+  return {
+    name: `${opts.namePrefix}-${opts.service}`,
+    restart: "unless-stopped",
+    labels: [
+      { label: STACK_LABEL, value: opts.namePrefix },
+      { label: SERVICE_LABEL, value: opts.service },
+    ],
+    networksAdvanced: [{ name: opts.networkName, aliases: [opts.service] }],
+    // Rotated by Docker itself, so a chatty container cannot fill the disk before the shipper reads it.
+    logDriver: "json-file",
+    logOpts: { "max-size": "10m", "max-file": "3" },
+    wait: true,
+    waitTimeout: opts.waitTimeoutSeconds ?? 180,
+    // No setuid escalation inside the container, whatever the image ships.
+    securityOpts: ["no-new-privileges:true"],
+  };
+}
+
+/** The host address a URL should use to reach a published port: 0.0.0.0 is a bind-all, not a destination. */
+export function reachableHost(bindAddress: string): string {
+  return bindAddress === "0.0.0.0" ? "127.0.0.1" : bindAddress;
+}
+
+/**
+ * Healthcheck timing shared by the services: checks every 5 s, and a generous start period so a cold start
+ * (Grafana installing its plugin, Loki's ingester joining its ring) is not counted as failures.
+ */
+export function healthcheck(tests: string[], startPeriod = "30s"): docker.types.input.ContainerHealthcheck {
+  return { tests, interval: "5s", timeout: "3s", retries: 24, startPeriod };
+}
