@@ -90,7 +90,7 @@ export function lokiConfig(cfg: LokiSettings): Record<string, unknown> {
 }
 
 export function renderLokiConfig(cfg: LokiSettings): string {
-  return `# Generated from the stack config by components/loki-config.ts; do not edit.\n${stringify(lokiConfig(cfg))}`;
+  return `# Generated from the stack config by components/loki-config.ts; do not edit.\n${stringify(lokiConfig(cfg), { lineWidth: 0 })}`;
 }
 
 /** Leading `major.minor.patch` of an image tag such as `grafana/loki:3.5.0` or `grafana/loki:3.7.1-amd64`. */

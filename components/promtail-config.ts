@@ -57,5 +57,5 @@ export function promtailConfig(cfg: Pick<StackConfig, "namePrefix">, lokiUrl: st
 
 export function renderPromtailConfig(cfg: Pick<StackConfig, "namePrefix">, lokiUrl?: string): string {
   return `# Generated from the stack config by components/promtail-config.ts; do not edit.\n# ${PROMTAIL_EOL_NOTICE}\n` +
-    stringify(promtailConfig(cfg, lokiUrl));
+    stringify(promtailConfig(cfg, lokiUrl), { lineWidth: 0 });
 }
