@@ -28,4 +28,7 @@ CREATE TABLE IF NOT EXISTS analytics.events
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(event_time)
-ORDER BY (toDate(event_time), event_name, user_id, event_time);
+ORDER BY (toDate(event_time), event_name, user_id, event_time)
+-- A batch retried as the same block (the ingest resends a spooled batch after a timeout) is dropped by insert
+-- deduplication, and so are the blocks it would have fed to the rollup views (their tables deduplicate too).
+SETTINGS non_replicated_deduplication_window = 1000;

@@ -1,0 +1,334 @@
+/**
+ * Every query the dashboards and alerts run, declared once by name with its unit and a one-line description.
+ * Panels, alert rules, tests (executed on chDB with known answers) and the benchmark all take them from here.
+ *
+ * ClickHouse queries use the Grafana ClickHouse plugin's macros ($__timeFilter, $__fromTime, $__toTime,
+ * $__timeInterval, $__interval_s) and the dashboard variable `event_name`; Loki queries use `service` and
+ * `$__interval`. People are counted from the rollups of sql/0004-0008 with anonymous ids resolved to users (see
+ * `personsSql` and docs/data-model.md); nothing reads the raw events table except the funnel (it needs every
+ * timestamp) and the ingest-health panels (they select by arrival time, through a skip index).
+ */
+import type { AnalyticsSettings } from "./settings";
+
+export type QueryFormat = "time_series" | "table";
+
+export interface ClickHouseNamedQuery {
+  readonly kind: "clickhouse";
+  readonly name: string;
+  readonly title: string;
+  /** Grafana unit id ("short", "percentunit", "s", ...). */
+  readonly unit: string;
+  readonly description: string;
+  readonly format: QueryFormat;
+  readonly sql: string;
+}
+
+export interface LokiNamedQuery {
+  readonly kind: "loki";
+  readonly name: string;
+  readonly title: string;
+  readonly unit: string;
+  readonly description: string;
+  readonly expr: string;
+}
+
+export type NamedQuery = ClickHouseNamedQuery | LokiNamedQuery;
+
+const sqlString = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+const sqlList = (values: readonly string[]) => values.map(sqlString).join(", ");
+
+/** The latest user each anonymous id was linked to (ties broken by key, so the answer never depends on merges). */
+const LINKS = "SELECT anon_key, argMax(user_key, (linked_at, user_key)) AS linked_user FROM analytics.identity_links";
+
+/**
+ * Rows of a per-actor rollup with a `person` column: a user's key, or for an anonymous row the user its anonymous id
+ * was linked to, or the anonymous key itself. Only anonymous rows (a small share) go through the join; identified
+ * rows pass straight through, so the cost stays that of reading the rollup range.
+ * @param table a rollup with user_key and anon_key columns
+ * @param where filter on the rollup's own columns (a day range first, so the sort key prunes)
+ * @param columns rollup columns to carry along
+ * @param personFilter optional condition on `person` (applied to identified rows before the union, so it prunes early)
+ */
+export function personsSql(table: string, where: string, columns: readonly string[], personFilter?: (column: string) => string): string {
+  const cols = columns.length > 0 ? `${columns.join(", ")}, ` : "";
+  const userFilter = personFilter ? ` AND ${personFilter("user_key")}` : "";
+  const anonRows = `SELECT ${cols}anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
+  const resolved = `SELECT ${cols}if(linked_user != 0, linked_user, anon_key) AS person
+    FROM (${anonRows}) AS anonymous
+    LEFT ANY JOIN (${LINKS} WHERE anon_key IN (SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})) GROUP BY anon_key) AS links
+    USING (anon_key)`;
+  return `SELECT ${cols}user_key AS person FROM ${table} WHERE user_key != 0 AND (${where})${userFilter}
+  UNION ALL
+  SELECT * FROM (${resolved})${personFilter ? ` WHERE ${personFilter("person")}` : ""}`;
+}
+
+const ACTIVITY = "analytics.activity_daily";
+const FEATURES = "analytics.feature_usage_daily";
+const dayRange = (from: string, to: string) => `day >= ${from} AND day <= ${to}`;
+const RANGE_DAYS = dayRange("toDate($__fromTime)", "toDate($__toTime)");
+const eventFilter = "event_name IN (${event_name:singlequote})";
+
+function trailingDays(days: number): string {
+  return personsSql(ACTIVITY, dayRange(`toDate($__toTime) - ${days - 1}`, "toDate($__toTime)"), ["day"]);
+}
+
+/** Product panels, by name. */
+export function productQueries(s: AnalyticsSettings) {
+  const features = (where: string) => `${where} AND event_name NOT IN (${sqlList(s.nonFeatureEvents)}) AND ${eventFilter}`;
+  const weekRange = dayRange("toStartOfWeek(toDate($__toTime), 1)", "toDate($__toTime)");
+  const maxOffset = Math.max(...s.retentionOffsetsDays);
+  const steps = s.funnelSteps;
+
+  const queries = {
+    dau: {
+      kind: "clickhouse", name: "dau", title: "Daily active users", unit: "short", format: "time_series",
+      description: "People with at least one event per UTC day (anonymous visitors resolved to the user they became).",
+      sql: `SELECT toDateTime(day) AS time, uniqExact(person) AS dau
+FROM (${personsSql(ACTIVITY, RANGE_DAYS, ["day"])})
+GROUP BY day
+ORDER BY day`,
+    },
+    wau: {
+      kind: "clickhouse", name: "wau", title: "Weekly active users", unit: "short", format: "table",
+      description: "People active in the 7 days ending with the last day of the time range.",
+      sql: `SELECT uniqExact(person) AS wau FROM (${trailingDays(7)})`,
+    },
+    mau: {
+      kind: "clickhouse", name: "mau", title: "Monthly active users", unit: "short", format: "table",
+      description: "People active in the 30 days ending with the last day of the time range.",
+      sql: `SELECT uniqExact(person) AS mau FROM (${trailingDays(30)})`,
+    },
+    stickiness: {
+      kind: "clickhouse", name: "stickiness", title: "Stickiness (DAU / MAU)", unit: "percentunit", format: "table",
+      description: "Average DAU over the last 30 days divided by MAU: how many days a month the typical user comes back.",
+      // The sum of 30 daily DAUs is the number of distinct (day, person) pairs in those 30 days.
+      sql: `SELECT uniqExact((day, person)) / 30 / uniqExact(person) AS stickiness FROM (${trailingDays(30)})`,
+    },
+    activeUsers24h: {
+      kind: "clickhouse", name: "activeUsers24h", title: "Active users (24 h)", unit: "short", format: "table",
+      description: "People with an event in the 24 hours before the end of the time range (exact, from each day's first and last event).",
+      // A 24-hour window touches two days: the later one from midnight (first_seen <= end), the earlier one up to
+      // midnight (last_seen > start).
+      sql: `SELECT uniqExact(person) AS active_users
+FROM (${personsSql(ACTIVITY, `${dayRange("toDate($__toTime - INTERVAL 1 DAY)", "toDate($__toTime)")} AND first_seen <= $__toTime AND last_seen > $__toTime - INTERVAL 1 DAY`, [])})`,
+    },
+    eventsToday: {
+      kind: "clickhouse", name: "eventsToday", title: "Events today", unit: "short", format: "table",
+      description: "Events since midnight UTC of the range's last day, up to its end: whole hours from the hourly rollup, the current hour from raw events.",
+      sql: `SELECT
+  (SELECT sum(events) FROM analytics.events_hourly WHERE hour >= toStartOfDay($__toTime) AND hour < toStartOfHour($__toTime))
+  + (SELECT count() FROM analytics.events WHERE event_time >= toStartOfHour($__toTime) AND event_time <= $__toTime) AS events_today`,
+    },
+    newSignups: {
+      kind: "clickhouse", name: "newSignups", title: "New signups", unit: "short", format: "table",
+      description: "Users whose first signup event falls in the time range.",
+      sql: `SELECT count() AS signups
+FROM (SELECT user_key, min(signed_up_at) AS signed_up_at FROM analytics.signups GROUP BY user_key)
+WHERE signed_up_at >= $__fromTime AND signed_up_at <= $__toTime`,
+    },
+    adoptionThisWeek: {
+      kind: "clickhouse", name: "adoptionThisWeek", title: "Feature adoption this week", unit: "percentunit", format: "table",
+      description: "Share of this week's active people (Monday to the range's last day) who used each feature.",
+      sql: `SELECT event_name AS feature, uniqExact(person) AS users,
+  (SELECT uniqExact(person) FROM (${personsSql(ACTIVITY, weekRange, [])})) AS active,
+  users / active AS share
+FROM (${personsSql(FEATURES, features(weekRange), ["event_name"])})
+GROUP BY event_name
+ORDER BY share DESC, feature`,
+    },
+    adoptionOverTime: {
+      kind: "clickhouse", name: "adoptionOverTime", title: "Feature adoption by day", unit: "percentunit", format: "time_series",
+      description: "Share of each day's active people who used each feature that day.",
+      sql: `SELECT toDateTime(day) AS time, event_name AS feature, users / active AS share
+FROM (
+  SELECT day, event_name, uniqExact(person) AS users
+  FROM (${personsSql(FEATURES, features(RANGE_DAYS), ["day", "event_name"])})
+  GROUP BY day, event_name
+) AS used
+INNER JOIN (
+  SELECT day, uniqExact(person) AS active FROM (${personsSql(ACTIVITY, RANGE_DAYS, ["day"])}) GROUP BY day
+) AS active_days USING (day)
+ORDER BY time, feature`,
+    },
+    retention: {
+      kind: "clickhouse", name: "retention", title: "Retention by signup cohort", unit: "percentunit", format: "table",
+      description: `Share of each day's signups active exactly ${s.retentionOffsetsDays.join(", ")} days later; empty where that day has not come yet.`,
+      sql: `WITH cohorts AS (
+  SELECT user_key, toDate(min(signed_up_at)) AS cohort
+  FROM analytics.signups
+  GROUP BY user_key
+  HAVING min(signed_up_at) >= $__fromTime AND min(signed_up_at) <= $__toTime
+)
+SELECT cohort, count() AS size,
+${s.retentionOffsetsDays.map((n) => `  if(cohort + ${n} > toDate($__toTime), NULL, countIf(has(days, cohort + ${n})) / size) AS day_${n}`).join(",\n")}
+FROM cohorts
+LEFT JOIN (
+  SELECT person, groupUniqArray(day) AS days
+  FROM (${personsSql(ACTIVITY, dayRange("toDate($__fromTime)", `toDate($__toTime) + ${maxOffset}`), ["day"], (c) => `${c} IN (SELECT user_key FROM cohorts)`)})
+  GROUP BY person
+) AS activity ON activity.person = cohorts.user_key
+GROUP BY cohort
+ORDER BY cohort`,
+    },
+    funnel: {
+      kind: "clickhouse", name: "funnel", title: "Conversion funnel", unit: "short", format: "table",
+      description: `People reaching each step of ${steps.join(" -> ")} in order, each within ${s.funnelWindowSeconds} s of the first step.`,
+      sql: `SELECT n AS step_number, [${sqlList(steps)}][n] AS step, countIf(level >= n) AS people
+FROM (
+  -- Millisecond timestamps, so the window and the order of steps are exact.
+  SELECT if(user_id != '', cityHash64(user_id), if(linked_user != 0, linked_user, anon_key)) AS person,
+    windowFunnel(${s.funnelWindowSeconds * 1000})(toUInt64(toUnixTimestamp64Milli(event_time)), ${steps.map((step) => `event_name = ${sqlString(step)}`).join(", ")}) AS level
+  FROM (
+    SELECT user_id, cityHash64(anonymous_id) AS anon_key, event_time, event_name
+    FROM analytics.events
+    WHERE $__timeFilter(event_time) AND event_name IN (${sqlList(steps)})
+  ) AS steps
+  LEFT ANY JOIN (${LINKS} GROUP BY anon_key) AS links USING (anon_key)
+  GROUP BY person
+)
+ARRAY JOIN range(1, ${steps.length + 1}) AS n
+GROUP BY n
+ORDER BY n`,
+    },
+    topEvents: {
+      kind: "clickhouse", name: "topEvents", title: "Top events", unit: "short", format: "table",
+      description: "Events and distinct people per event name over the whole days of the time range.",
+      sql: `SELECT event_name AS event, events, users
+FROM (
+  SELECT event_name, sum(events) AS events
+  FROM analytics.events_hourly
+  WHERE hour >= toStartOfDay($__fromTime) AND hour < toStartOfDay($__toTime) + INTERVAL 1 DAY AND ${eventFilter}
+  GROUP BY event_name
+) AS counts
+LEFT JOIN (
+  SELECT event_name, uniqExact(person) AS users
+  FROM (${personsSql(FEATURES, `${RANGE_DAYS} AND ${eventFilter}`, ["event_name"])})
+  GROUP BY event_name
+) AS people USING (event_name)
+ORDER BY events DESC, event
+LIMIT 20`,
+    },
+    eventsPerHour: {
+      kind: "clickhouse", name: "eventsPerHour", title: "Events per hour", unit: "short", format: "time_series",
+      description: "Events per hour (or per panel interval when wider) by event name.",
+      sql: `SELECT toStartOfInterval(hour, INTERVAL greatest($__interval_s, 3600) SECOND) AS time, event_name, sum(events) AS events
+FROM analytics.events_hourly
+WHERE $__timeFilter(hour) AND ${eventFilter}
+GROUP BY time, event_name
+ORDER BY time, event_name`,
+    },
+    actorsPerHour: {
+      kind: "clickhouse", name: "actorsPerHour", title: "Unique actors per hour", unit: "short", format: "time_series",
+      description: "Distinct users and anonymous ids per hour, merged from uniq states (exact below 65,536 per hour, then approximate; not identity-resolved).",
+      sql: `SELECT toStartOfInterval(hour, INTERVAL greatest($__interval_s, 3600) SECOND) AS time, uniqMerge(actors) AS actors
+FROM analytics.events_hourly
+WHERE $__timeFilter(hour)
+GROUP BY time
+ORDER BY time`,
+    },
+  } satisfies Record<string, ClickHouseNamedQuery>;
+  return queries;
+}
+
+export type ProductQueryName = keyof ReturnType<typeof productQueries>;
+
+const lagSeconds = "dateDiff('millisecond', event_time, received_at) / 1000";
+
+/** Loki stream selector of one of this stack's services; never matches the empty string (stack is an equality). */
+export function lokiSelector(s: AnalyticsSettings, service: string, extra = ""): string {
+  return `{stack="${s.stack}", service="${service}"${extra}}`;
+}
+
+/** Ingest-health panels, by name. */
+export function ingestQueries(s: AnalyticsSettings) {
+  const ingest = lokiSelector(s, "ingest");
+  const queries = {
+    eventsReceivedPerSecond: {
+      kind: "clickhouse", name: "eventsReceivedPerSecond", title: "Events received per second", unit: "short", format: "time_series",
+      description: "Events stored in ClickHouse per second, by arrival time (received_at).",
+      sql: `SELECT $__timeInterval(received_at) AS time, count() / $__interval_s AS events_per_second
+FROM analytics.events
+WHERE $__timeFilter(received_at)
+GROUP BY time
+ORDER BY time`,
+    },
+    ingestLag: {
+      kind: "clickhouse", name: "ingestLag", title: "Ingest lag (received - event time)", unit: "s", format: "time_series",
+      description: "Median and 95th percentile of received_at minus event_time, by arrival time. Late mobile batches show up here.",
+      sql: `SELECT $__timeInterval(received_at) AS time, quantileExact(0.5)(lag) AS p50, quantileExact(0.95)(lag) AS p95
+FROM (SELECT received_at, ${lagSeconds} AS lag FROM analytics.events WHERE $__timeFilter(received_at))
+GROUP BY time
+ORDER BY time`,
+    },
+    rejectedByReason: {
+      kind: "loki", name: "rejectedByReason", title: "Rejected events by reason", unit: "short",
+      description: "Events the ingest refused, by reason code (the `reason` and `events` fields of its request log lines).",
+      expr: `sum by (reason) (sum_over_time(${ingest} | json | reason != "" | unwrap events | __error__="" [$__interval]))`,
+    },
+    spoolBacklog: {
+      kind: "loki", name: "spoolBacklog", title: "Spool backlog", unit: "bytes",
+      description: "Bytes waiting in the ingest's disk spool (the `spool_bytes` field it logs on each flush); growth means ClickHouse is not keeping up.",
+      expr: `max(max_over_time(${ingest} | json | unwrap spool_bytes | __error__="" [$__interval]))`,
+    },
+    clickhouseInsertErrors: {
+      kind: "loki", name: "clickhouseInsertErrors", title: "ClickHouse insert errors", unit: "short",
+      description: "Error log lines of the ingest that mention ClickHouse (failed or retried inserts).",
+      expr: `sum(count_over_time(${lokiSelector(s, "ingest", ', level=~"error|fatal"')} |~ "(?i)clickhouse" [$__interval]))`,
+    },
+    ingestErrorLines: {
+      kind: "loki", name: "ingestErrorLines", title: "Ingest error log lines", unit: "short",
+      description: "Error and fatal log lines of the ingest service per interval.",
+      expr: `sum(count_over_time(${lokiSelector(s, "ingest", ', level=~"error|fatal"')} [$__interval]))`,
+    },
+    ingestLogs: {
+      kind: "loki", name: "ingestLogs", title: "Ingest logs", unit: "none",
+      description: "The ingest service's log lines for the time range (request_id in each line).",
+      expr: ingest,
+    },
+  } satisfies Record<string, NamedQuery>;
+  return queries;
+}
+
+/** The product dashboard's logs panel: the selected services of this stack. */
+export function serviceLogsQuery(s: AnalyticsSettings): LokiNamedQuery {
+  return {
+    kind: "loki", name: "serviceLogs", title: "Logs of the selected service", unit: "none",
+    description: "Log lines of the services picked in the service variable, for the dashboard's time range.",
+    // `$service` expands to `.+` for All (Loki refuses `.*`, which matches the empty string).
+    expr: `{stack="${s.stack}", service=~"$service"}`,
+  };
+}
+
+/** Alert queries, by name. Each returns one number that the rule reduces and compares with its threshold. */
+export function alertQueries(s: AnalyticsSettings) {
+  const queries = {
+    dauDrop: {
+      kind: "clickhouse", name: "dauDrop", title: "DAU drop vs same weekday last week", unit: "percentunit", format: "table",
+      description: "1 - (people active today so far / people active on the same weekday last week by the same time of day).",
+      sql: `SELECT if(last_week < ${s.dauDropMinBaseline}, 0, 1 - today / last_week) AS dau_drop_share
+FROM (
+  SELECT uniqExactIf(person, day = toDate($__toTime) AND first_seen <= $__toTime) AS today,
+    uniqExactIf(person, day = toDate($__toTime) - 7 AND first_seen <= $__toTime - INTERVAL 7 DAY) AS last_week
+  FROM (${personsSql(ACTIVITY, "day = toDate($__toTime) OR day = toDate($__toTime) - 7", ["day", "first_seen"])})
+)`,
+    },
+    noEvents: {
+      kind: "clickhouse", name: "noEvents", title: "Events received in the alert window", unit: "short", format: "table",
+      description: `Events received in the last ${s.alerts.noEventsMinutes} minutes (the rule's time range).`,
+      sql: `SELECT count() AS events_received FROM analytics.events WHERE $__timeFilter(received_at)`,
+    },
+    ingestLagP95: {
+      kind: "clickhouse", name: "ingestLagP95", title: "Ingest lag p95", unit: "s", format: "table",
+      description: "95th percentile of received_at - event_time over the rule's time range, in seconds (0 when nothing arrived).",
+      sql: `SELECT ifNotFinite(quantileExact(0.95)(${lagSeconds}), 0) AS lag_p95_seconds
+FROM analytics.events
+WHERE $__timeFilter(received_at)`,
+    },
+    ingestErrors: {
+      kind: "loki", name: "ingestErrors", title: "Ingest error log lines per minute", unit: "short",
+      description: "Error and fatal lines the ingest service logged in the last minute.",
+      expr: `sum(count_over_time(${lokiSelector(s, "ingest", ', level=~"error|fatal"')} [1m]))`,
+    },
+  } satisfies Record<string, NamedQuery>;
+  return queries;
+}

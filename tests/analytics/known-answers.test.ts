@@ -1,0 +1,216 @@
+/**
+ * Every dashboard and alert query, run on the real ClickHouse engine (chDB) after Grafana's macro expansion,
+ * against a generated dataset whose answers are computed independently in TypeScript (tests/support/dataset.ts).
+ *
+ * The data goes in the way production sends it: events in uneven batches, one batch replayed, identity calls
+ * after the events they resolve. Any overcount from summing per-batch uniques, from replays or from resolving
+ * identities at insert time would show up as a wrong number here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../components/stack-config";
+import { alertQueries, ingestQueries, productQueries } from "../../dashboards/queries";
+import { analyticsSettings } from "../../dashboards/settings";
+import type { TestEngine } from "../support/clickhouse-engine";
+import {
+  DAY_MS, FUNNEL, dayOf, expectedActive24h, expectedActiveInDays, expectedAdoptionByDay, expectedAdoptionThisWeek,
+  expectedDau, expectedEventsPerHour, expectedEventsToday, expectedFunnel, expectedIngest, expectedRetention,
+  expectedSignups, expectedStickiness, expectedTopEvents, generateDataset, parseTime, quantileExact, resolveEvents,
+  splitIntoBatches, type Dataset,
+} from "../support/dataset";
+import type { GrafanaContext } from "../support/grafana-macros";
+import { insertEvents, insertIdentities, runQuery, startAnalyticsEngine } from "./analytics-engine";
+
+const settings = analyticsSettings(loadConfig({}, "test"));
+const product = productQueries(settings);
+const ingest = ingestQueries(settings);
+const alerts = alertQueries(settings);
+
+let engine: TestEngine;
+let ds: Dataset;
+let allEvents: string[];
+/** The month ending with the data. */
+let month: GrafanaContext;
+/** Ends at noon of the last day, so "24 hours" and "today" differ from calendar days. */
+let noon: GrafanaContext;
+
+const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+
+beforeAll(async () => {
+  engine = await startAnalyticsEngine("known-answers");
+  ds = generateDataset();
+  const batches = splitIntoBatches(ds.events, 7);
+  for (const batch of batches) await insertEvents(engine, batch);
+  await insertEvents(engine, batches[3]); // the ingest retried a batch ClickHouse had already stored
+  await insertIdentities(engine, ds); // links arrive after the anonymous events they explain
+  allEvents = [...new Set(ds.events.map((e) => e.event_name))].sort();
+  month = { fromMs: ds.endMs - 30 * DAY_MS, toMs: ds.endMs - 1000, intervalSeconds: 3600, variables: { event_name: allEvents } };
+  noon = { ...month, toMs: ds.endMs - DAY_MS / 2 };
+});
+
+afterAll(async () => engine?.close());
+
+describe("dataset sanity (so the known answers test something)", () => {
+  it("has anonymous events that only identity resolution attributes to users", () => {
+    const resolved = resolveEvents(ds);
+    const anonymousResolved = ds.events.filter((e, i) => e.user_id === "" && !resolved[i].person.startsWith("anon:"));
+    expect(anonymousResolved.length).toBeGreaterThan(20);
+    expect(ds.aliases.length).toBeGreaterThan(0);
+  });
+
+  it("stores every event once although a batch was sent twice", async () => {
+    const [{ n }] = await engine.rows<{ n: string }>("SELECT count() AS n FROM analytics.events");
+    expect(Number(n)).toBe(ds.events.length);
+  });
+});
+
+describe("product analytics panels return the independently computed numbers", () => {
+  it("DAU per day", async () => {
+    const rows = await runQuery<{ time: string; dau: number }>(engine, product.dau.sql, month);
+    const expected = [...expectedDau(ds, dayOf(month.fromMs), dayOf(month.toMs))].filter(([, n]) => n > 0);
+    expect(rows.map((r) => [time(r.time), Number(r.dau)])).toEqual(expected);
+  });
+
+  it("WAU, MAU and stickiness", async () => {
+    const [{ wau }] = await runQuery<{ wau: number }>(engine, product.wau.sql, month);
+    const [{ mau }] = await runQuery<{ mau: number }>(engine, product.mau.sql, month);
+    const [{ stickiness }] = await runQuery<{ stickiness: number }>(engine, product.stickiness.sql, month);
+    expect(Number(wau)).toBe(expectedActiveInDays(ds, month.toMs, 7));
+    expect(Number(mau)).toBe(expectedActiveInDays(ds, month.toMs, 30));
+    expect(stickiness).toBe(expectedStickiness(ds, month.toMs));
+  });
+
+  it("active users in the last 24 hours, at a day's end and at noon", async () => {
+    for (const ctx of [month, noon]) {
+      const [{ active_users }] = await runQuery<{ active_users: number }>(engine, product.activeUsers24h.sql, ctx);
+      expect(Number(active_users)).toBe(expectedActive24h(ds, ctx.toMs));
+    }
+    expect(expectedActive24h(ds, noon.toMs)).not.toBe(expectedDau(ds, dayOf(noon.toMs), dayOf(noon.toMs)).get(dayOf(noon.toMs)));
+  });
+
+  it("events today, at a day's end and at noon", async () => {
+    for (const ctx of [month, noon]) {
+      const [{ events_today }] = await runQuery<{ events_today: number }>(engine, product.eventsToday.sql, ctx);
+      expect(Number(events_today)).toBe(expectedEventsToday(ds, ctx.toMs));
+    }
+  });
+
+  it("new signups in the time range", async () => {
+    const [{ signups }] = await runQuery<{ signups: number }>(engine, product.newSignups.sql, month);
+    expect(Number(signups)).toBe(expectedSignups(ds, month.fromMs, month.toMs));
+    expect(Number(signups)).toBeGreaterThan(5);
+  });
+
+  it("feature adoption this week", async () => {
+    const rows = await runQuery<{ feature: string; users: number; active: number; share: number }>(engine, product.adoptionThisWeek.sql, month);
+    const expected = expectedAdoptionThisWeek(ds, month.toMs, settings.nonFeatureEvents)
+      .sort((a, b) => b.share - a.share || a.feature.localeCompare(b.feature));
+    expect(rows.map((r) => ({ feature: r.feature, users: Number(r.users), active: Number(r.active), share: r.share }))).toEqual(expected);
+  });
+
+  it("feature adoption by day, for each feature", async () => {
+    const rows = await runQuery<{ time: string; feature: string; share: number }>(engine, product.adoptionOverTime.sql, month);
+    for (const feature of ds.features) {
+      const expected = [...expectedAdoptionByDay(ds, feature, dayOf(month.fromMs), dayOf(month.toMs))].filter(([, share]) => share > 0);
+      const actual = rows.filter((r) => r.feature === feature).map((r) => [time(r.time), r.share]);
+      expect(actual, feature).toEqual(expected);
+    }
+  });
+
+  it("adoption honours the event_name variable", async () => {
+    const rows = await runQuery<{ feature: string }>(engine, product.adoptionThisWeek.sql, { ...month, variables: { event_name: ["report_exported"] } });
+    expect(rows.map((r) => r.feature)).toEqual(["report_exported"]);
+  });
+
+  it("retention by signup cohort at 1, 7, 14 and 30 days, empty for days not reached", async () => {
+    const rows = await runQuery<Record<string, number | string | null>>(engine, product.retention.sql, month);
+    const expected = expectedRetention(ds, month.fromMs, month.toMs, settings.retentionOffsetsDays);
+    expect(rows.length).toBe(expected.length);
+    expect(rows.map((r) => [time(r.cohort as string), Number(r.size), ...settings.retentionOffsetsDays.map((n) => r[`day_${n}`])]))
+      .toEqual(expected.map((c) => [c.cohort, c.size, ...settings.retentionOffsetsDays.map((n) => {
+        const retained = c.retained.get(n);
+        return retained === null || retained === undefined ? null : retained / c.size;
+      })]));
+    // Not the reference's off-by-one: some cohort has nobody back on day 1.
+    expect(rows.some((r) => r.day_1 === 0)).toBe(true);
+  });
+
+  it("conversion funnel with windowFunnel", async () => {
+    const rows = await runQuery<{ step: string; people: number }>(engine, product.funnel.sql, month);
+    const expected = expectedFunnel(ds, FUNNEL, settings.funnelWindowSeconds * 1000, month.fromMs, month.toMs);
+    expect(rows.map((r) => r.step)).toEqual([...FUNNEL]);
+    expect(rows.map((r) => Number(r.people))).toEqual(expected);
+    expect(new Set(expected).size).toBe(expected.length); // every step loses someone: the data exercises the window and order
+  });
+
+  it("top events with distinct people", async () => {
+    const rows = await runQuery<{ event: string; events: number; users: number }>(engine, product.topEvents.sql, month);
+    expect(rows.map((r) => ({ event: r.event, events: Number(r.events), users: Number(r.users) })))
+      .toEqual(expectedTopEvents(ds, month.fromMs, month.toMs).slice(0, 20));
+  });
+
+  it("events per hour for one event name", async () => {
+    const ctx = { ...month, variables: { event_name: ["report_exported"] } };
+    const rows = await runQuery<{ time: string; event_name: string; events: number }>(engine, product.eventsPerHour.sql, ctx);
+    expect(new Set(rows.map((r) => r.event_name))).toEqual(new Set(["report_exported"]));
+    expect(rows.map((r) => [time(r.time), Number(r.events)]))
+      .toEqual([...expectedEventsPerHour(ds, month.fromMs, month.toMs, "report_exported")].sort((a, b) => a[0] - b[0]));
+  });
+
+  it("unique actors per hour merge states instead of summing per-batch counts", async () => {
+    const rows = await runQuery<{ time: string; actors: number }>(engine, product.actorsPerHour.sql, month);
+    const actors = new Map<number, Set<string>>();
+    for (const e of ds.events) {
+      const hour = Math.floor(parseTime(e.event_time) / 3_600_000) * 3_600_000;
+      if (hour < month.fromMs || hour > month.toMs) continue;
+      if (!actors.has(hour)) actors.set(hour, new Set());
+      actors.get(hour)!.add(e.user_id || `anon:${e.anonymous_id}`);
+    }
+    expect(rows.map((r) => [time(r.time), Number(r.actors)])).toEqual([...actors].sort((a, b) => a[0] - b[0]).map(([h, s]) => [h, s.size]));
+  });
+});
+
+describe("ingest health panels", () => {
+  it("events received per second and lag percentiles per interval", async () => {
+    const ctx = { ...month, intervalSeconds: 3600 };
+    const perSecond = await runQuery<{ time: string; events_per_second: number }>(engine, ingest.eventsReceivedPerSecond.sql, ctx);
+    const lag = await runQuery<{ time: string; p50: number; p95: number }>(engine, ingest.ingestLag.sql, ctx);
+    const expected = expectedIngest(ds, Math.floor(ctx.fromMs / 1000) * 1000, Math.floor(ctx.toMs / 1000) * 1000, 3_600_000);
+    expect(perSecond.map((r) => [time(r.time), r.events_per_second])).toEqual(expected.map((b) => [b.bucket, b.events / 3600]));
+    expect(lag.map((r) => [time(r.time), r.p50, r.p95])).toEqual(expected.map((b) => [b.bucket, b.p50, b.p95]));
+    expect(expected.some((b) => b.p95 > 3600)).toBe(true); // late arrivals are in the data
+  });
+});
+
+describe("alert queries", () => {
+  it("DAU drop compares today so far with the same weekday last week by the same time", async () => {
+    const [{ dau_drop_share }] = await runQuery<{ dau_drop_share: number }>(engine, alerts.dauDrop.sql, noon);
+    const people = (dayMs: number, untilMs: number) => new Set(resolveEvents(ds).filter((e) => e.day === dayMs && e.at <= untilMs).map((e) => e.person)).size;
+    const today = people(dayOf(noon.toMs), noon.toMs);
+    const lastWeek = people(dayOf(noon.toMs) - 7 * DAY_MS, noon.toMs - 7 * DAY_MS);
+    expect(lastWeek).toBeGreaterThanOrEqual(settings.dauDropMinBaseline);
+    expect(dau_drop_share).toBe(1 - today / lastWeek);
+  });
+
+  it("no-events counts arrivals in the rule's window, zero after the data stops", async () => {
+    const window = { fromMs: ds.endMs - 15 * 60_000 - 3 * 3_600_000, toMs: ds.endMs - 3 * 3_600_000 };
+    const [{ events_received }] = await runQuery<{ events_received: number }>(engine, alerts.noEvents.sql, window);
+    expect(Number(events_received)).toBe(ds.events.filter((e) => {
+      const t = parseTime(e.received_at);
+      return t >= Math.floor(window.fromMs / 1000) * 1000 && t <= Math.floor(window.toMs / 1000) * 1000;
+    }).length);
+    const [{ events_received: later }] = await runQuery<{ events_received: number }>(engine, alerts.noEvents.sql,
+      { fromMs: ds.endMs + 3 * DAY_MS, toMs: ds.endMs + 3 * DAY_MS + 15 * 60_000 });
+    expect(Number(later)).toBe(0);
+  });
+
+  it("ingest lag p95 over the rule's window, 0 when nothing arrived", async () => {
+    const window = { fromMs: ds.endMs - 2 * DAY_MS, toMs: ds.endMs - DAY_MS };
+    const [{ lag_p95_seconds }] = await runQuery<{ lag_p95_seconds: number }>(engine, alerts.ingestLagP95.sql, window);
+    const lags = ds.events.map((e) => ({ r: parseTime(e.received_at), lag: (parseTime(e.received_at) - parseTime(e.event_time)) / 1000 }))
+      .filter((x) => x.r >= window.fromMs && x.r <= window.toMs).map((x) => x.lag);
+    expect(lag_p95_seconds).toBe(quantileExact(lags, 0.95));
+    const [{ lag_p95_seconds: none }] = await runQuery<{ lag_p95_seconds: number }>(engine, alerts.ingestLagP95.sql,
+      { fromMs: ds.endMs + 3 * DAY_MS, toMs: ds.endMs + 3 * DAY_MS + 300_000 });
+    expect(none).toBe(0);
+  });
+});
