@@ -11,6 +11,9 @@ export const GRAFANA_HTTP_PORT = 3000;
 export const GRAFANA_DATA_DIR = "/var/lib/grafana";
 export const GRAFANA_ADMIN_USER = "admin";
 
+/** /api/health answers 200 once the database is up; the image (Alpine or Ubuntu based) ships curl. */
+export const GRAFANA_HEALTHCHECK_TESTS = ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${GRAFANA_HTTP_PORT}/api/health`];
+
 /** Grafana as the Pulumi host and the user's browser reach it. */
 export function grafanaHostUrl(cfg: Pick<StackConfig, "bindAddress" | "ports">): string {
   return `http://${reachableHost(cfg.bindAddress)}:${cfg.ports.grafana}`;
@@ -113,9 +116,8 @@ export class Grafana extends pulumi.ComponentResource {
       ports: [{ internal: GRAFANA_HTTP_PORT, external: cfg.ports.grafana, ip: cfg.bindAddress }],
       // Grafana runs as uid 472 and needs no capability.
       capabilities: { drops: ["ALL"] },
-      // /api/health answers 200 once the database is up; the image ships curl. The start period covers the
-      // plugin download that preinstall_sync does before the server starts.
-      healthcheck: healthcheck(["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${GRAFANA_HTTP_PORT}/api/health`], "60s"),
+      // The start period covers the plugin download that preinstall_sync does before the server starts.
+      healthcheck: healthcheck(GRAFANA_HEALTHCHECK_TESTS, "60s"),
     }, { parent: this });
 
     this.url = this.container.id.apply(() => grafanaHostUrl(cfg));

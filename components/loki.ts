@@ -25,10 +25,10 @@ export class Loki extends pulumi.ComponentResource {
   public readonly container: docker.Container;
 
   constructor(name: string, args: LokiArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Fails before anything is registered when the pinned image cannot be health-checked.
+    const healthTests = lokiHealthcheckTests(args.config.images.loki);
     super("analytics:stack:Loki", name, {}, opts);
     const cfg = args.config;
-    // Fails here, before anything is registered, when the pinned image cannot be health-checked.
-    const healthTests = lokiHealthcheckTests(cfg.images.loki);
 
     const image = new docker.RemoteImage(`${name}-image`, { name: cfg.images.loki, keepLocally: true }, { parent: this });
     const data = new docker.Volume(`${name}-data`, {

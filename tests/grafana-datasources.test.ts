@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  EPOCH_MS_TIME_MATCHER, LINE_TO_DASHBOARD_WINDOW_MS, REQUEST_ID_MATCHER, clickhouseDatasource, clickhouseSecureJsonData,
+  dashboardAroundLineUrl, lokiDatasource, requestLogsQuery,
+} from "../components/grafana-datasources";
+import { GRAFANA_HEALTHCHECK_TESTS, GRAFANA_HTTP_PORT, grafanaArtifacts, grafanaEnvironment, grafanaHostUrl } from "../components/grafana";
+import { loadConfig } from "../components/stack-config";
+import { logqlProblems } from "./support/logql";
+import { runHealthcheck, startStatusServer } from "./support/healthcheck-probe";
+
+const dev = loadConfig({}, "dev");
+// A line as the ingest service's pino logger writes it (numeric level, epoch-ms time).
+const pinoLine = '{"level":50,"time":1767225600123,"pid":1,"hostname":"ingest","request_id":"req-7f3a","user_id":"u_42","msg":"insert failed"}';
+
+describe("ClickHouse datasource", () => {
+  it("uses the plugin over the native protocol as the read-only reader, on the analytics database", () => {
+    expect(clickhouseDatasource()).toEqual({
+      name: "ClickHouse", type: "grafana-clickhouse-datasource", uid: "clickhouse", accessMode: "proxy", isDefault: true,
+      jsonData: { host: "clickhouse", port: 9000, protocol: "native", secure: false, username: "grafana_reader", defaultDatabase: "analytics" },
+    });
+  });
+
+  it("keeps the password out of jsonData", () => {
+    expect(JSON.stringify(clickhouseDatasource())).not.toMatch(/password/i);
+    expect(clickhouseSecureJsonData("s3cret")).toEqual({ password: "s3cret" });
+  });
+});
+
+describe("Loki datasource", () => {
+  const loki = lokiDatasource();
+  const fields = loki.jsonData.derivedFields as Array<Record<string, string>>;
+  const field = (name: string) => fields.find((f) => f.name === name)!;
+
+  it("points at Loki inside the network with a fixed uid", () => {
+    expect(loki).toMatchObject({ type: "loki", uid: "loki", url: "http://loki:3100", accessMode: "proxy" });
+    expect(loki.jsonData.maxLines).toBe(1000);
+  });
+
+  it("finds the request id in a pino line and opens every line that mentions it, in Loki", () => {
+    const requestId = field("request_id");
+    expect(new RegExp(requestId.matcherRegex).exec(pinoLine)?.[1]).toBe("req-7f3a");
+    expect(requestId.datasourceUid).toBe("loki");
+    expect(requestId.url).toBe('{service=~".+"} |= "${__value.raw}"');
+    expect(requestLogsQuery("req-7f3a")).toBe('{service=~".+"} |= "req-7f3a"');
+  });
+
+  it("finds pino's epoch-ms time and opens the product dashboard on the hour around it", () => {
+    const dashboard = field("product_dashboard");
+    const ms = new RegExp(dashboard.matcherRegex).exec(pinoLine)?.[1];
+    expect(ms).toBe("1767225600123");
+    expect(dashboard.datasourceUid).toBeUndefined();
+    const url = new URL(dashboard.url.replace("${__value.raw}", ms!), "http://grafana.test");
+    expect(url.pathname).toBe("/d/product-analytics");
+    const time = Number(url.searchParams.get("time"));
+    const window = Number(url.searchParams.get("time.window"));
+    // Grafana opens [time - window/2, time + window/2].
+    expect([time - window / 2, time + window / 2]).toEqual([1767225600123 - 1_800_000, 1767225600123 + 1_800_000]);
+    expect(window).toBe(LINE_TO_DASHBOARD_WINDOW_MS);
+    expect(dashboardAroundLineUrl("1")).toBe("/d/product-analytics?time=1&time.window=3600000");
+  });
+
+  it("ignores times that are not epoch milliseconds and lines without a request id", () => {
+    expect(new RegExp(EPOCH_MS_TIME_MATCHER).exec('{"time":"2026-01-01T00:00:00Z"}')).toBeNull();
+    expect(new RegExp(EPOCH_MS_TIME_MATCHER).exec('{"time":17672256001234}')).toBeNull();
+    expect(new RegExp(REQUEST_ID_MATCHER).exec('{"level":30,"msg":"flush"}')).toBeNull();
+  });
+
+  it("generates LogQL that Loki accepts, as a template and with a real id", () => {
+    for (const query of [field("request_id").url, requestLogsQuery("req-7f3a"), requestLogsQuery('odd "quoted\\ id')]) {
+      expect(logqlProblems(query), query).toEqual([]);
+    }
+  });
+});
+
+describe("Grafana environment", () => {
+  const env = Object.fromEntries(grafanaEnvironment(dev, "pw").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+
+  it("takes the admin password from the secret and turns anonymous access and sign-up off", () => {
+    expect(env).toMatchObject({
+      GF_SECURITY_ADMIN_USER: "admin", GF_SECURITY_ADMIN_PASSWORD: "pw",
+      GF_AUTH_ANONYMOUS_ENABLED: "false", GF_USERS_ALLOW_SIGN_UP: "false", GF_ANALYTICS_REPORTING_ENABLED: "false",
+    });
+  });
+
+  it("installs the ClickHouse plugin at the pinned version before the server starts, not with the deprecated variable", () => {
+    expect(env.GF_PLUGINS_PREINSTALL_SYNC).toBe("grafana-clickhouse-datasource@4.11.2");
+    expect(Object.keys(env)).not.toContain("GF_INSTALL_PLUGINS");
+    const pinned = loadConfig({ clickhousePluginVersion: "4.10.1" }, "dev");
+    expect(grafanaEnvironment(pinned, "pw")).toContain("GF_PLUGINS_PREINSTALL_SYNC=grafana-clickhouse-datasource@4.10.1");
+  });
+
+  it("is reached on the bind address, or on loopback when the stack binds every interface", () => {
+    expect(grafanaHostUrl(dev)).toBe("http://127.0.0.1:3000");
+    expect(grafanaHostUrl(loadConfig({ bindAddress: "0.0.0.0", grafanaPort: "3300" }, "x"))).toBe("http://127.0.0.1:3300");
+    expect(grafanaHostUrl(loadConfig({ bindAddress: "10.1.2.3" }, "x"))).toBe("http://10.1.2.3:3000");
+    expect(env.GF_SERVER_ROOT_URL).toBe("http://127.0.0.1:3000/");
+  });
+});
+
+describe("Grafana artifacts", () => {
+  const files = grafanaArtifacts(dev);
+
+  it("renders the environment and both datasource payloads with secrets as placeholders", () => {
+    expect(Object.keys(files).sort()).toEqual(["grafana/datasources/clickhouse.json", "grafana/datasources/loki.json", "grafana/environment.env"]);
+    expect(files["grafana/environment.env"]).toContain("GF_SECURITY_ADMIN_PASSWORD=<generated: grafanaAdminPassword>");
+    const clickhouse = JSON.parse(files["grafana/datasources/clickhouse.json"]);
+    expect(clickhouse.secureJsonData).toEqual({ password: "<generated: clickhouseReaderPassword>" });
+    expect(JSON.parse(files["grafana/datasources/loki.json"])).toEqual(lokiDatasource());
+  });
+});
+
+describe("Grafana healthcheck, run here against a stand-in /api/health", () => {
+  let server: Awaited<ReturnType<typeof startStatusServer>>;
+  beforeAll(async () => { server = await startStatusServer({ "/api/health": 200 }); });
+  afterAll(async () => { await server.close(); });
+  const probe = GRAFANA_HEALTHCHECK_TESTS;
+
+  it("passes on 200 and fails on anything else", async () => {
+    expect(await runHealthcheck(probe, GRAFANA_HTTP_PORT, server.port)).toBe(0);
+    const failing = await startStatusServer({ "/api/health": 503 });
+    expect(await runHealthcheck(probe, GRAFANA_HTTP_PORT, failing.port)).not.toBe(0);
+    await failing.close();
+  });
+});
