@@ -4,7 +4,7 @@ import * as grafana from "@pulumiverse/grafana";
 import {
   CLICKHOUSE_PLUGIN_ID, clickhouseDatasource, clickhouseSecureJsonData, lokiDatasource, type DatasourcePayload,
 } from "./grafana-datasources";
-import { healthcheck, reachableHost, serviceContainerArgs } from "./service-container";
+import { healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export const GRAFANA_HTTP_PORT = 3000;
@@ -102,11 +102,9 @@ export class Grafana extends pulumi.ComponentResource {
     const cfg = args.config;
     const adminPassword = pulumi.secret(args.grafanaAdminPassword);
 
-    const image = new docker.RemoteImage(`${name}-image`, { name: cfg.images.grafana, keepLocally: true }, { parent: this });
-    const data = new docker.Volume(`${name}-data`, {
-      name: `${cfg.namePrefix}-grafana-data`,
-      labels: [{ label: "analytics.stack", value: cfg.namePrefix }],
-    }, { parent: this, protect: cfg.protectData, retainOnDelete: cfg.protectData });
+    const { image, volume: data } = imageAndVolume(name, {
+      image: cfg.images.grafana, namePrefix: cfg.namePrefix, what: "grafana", protectData: cfg.protectData,
+    }, this);
 
     this.container = new docker.Container(`${name}-container`, {
       ...serviceContainerArgs({ namePrefix: cfg.namePrefix, service: "grafana", networkName: args.networkName, waitTimeoutSeconds: 300 }),

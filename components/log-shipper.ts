@@ -5,7 +5,7 @@ import { DOCKER_SOCKET } from "./log-pipeline";
 import {
   PROMTAIL_CONFIG_PATH, PROMTAIL_DATA_DIR, PROMTAIL_EOL_NOTICE, PROMTAIL_HTTP_PORT, renderPromtailConfig,
 } from "./promtail-config";
-import { healthcheck, serviceContainerArgs } from "./service-container";
+import { healthcheck, imageAndVolume, serviceContainerArgs } from "./service-container";
 import type { LogShipper as LogShipperKind, StackConfig } from "./stack-config";
 
 /**
@@ -87,11 +87,9 @@ export class LogShipper extends pulumi.ComponentResource {
     this.kind = plan.service;
     if (plan.service === "promtail") pulumi.log.warn(PROMTAIL_EOL_NOTICE, this);
 
-    const image = new docker.RemoteImage(`${name}-image`, { name: plan.image, keepLocally: true }, { parent: this });
-    const data = new docker.Volume(`${name}-data`, {
-      name: `${cfg.namePrefix}-${plan.service}-data`,
-      labels: [{ label: "analytics.stack", value: cfg.namePrefix }],
-    }, { parent: this, protect: cfg.protectData, retainOnDelete: cfg.protectData });
+    const { image, volume: data } = imageAndVolume(name, {
+      image: plan.image, namePrefix: cfg.namePrefix, what: plan.service, protectData: cfg.protectData,
+    }, this);
 
     this.container = new docker.Container(`${name}-container`, {
       ...serviceContainerArgs({ namePrefix: cfg.namePrefix, service: plan.service, networkName: args.networkName }),

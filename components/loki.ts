@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import {
   LOKI_CONFIG_PATH, LOKI_DATA_DIR, LOKI_HTTP_PORT, LOKI_INTERNAL_URL, lokiHealthcheckTests, renderLokiConfig,
 } from "./loki-config";
-import { healthcheck, serviceContainerArgs } from "./service-container";
+import { healthcheck, imageAndVolume, serviceContainerArgs } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export { lokiArtifacts } from "./loki-config";
@@ -30,11 +30,9 @@ export class Loki extends pulumi.ComponentResource {
     super("analytics:stack:Loki", name, {}, opts);
     const cfg = args.config;
 
-    const image = new docker.RemoteImage(`${name}-image`, { name: cfg.images.loki, keepLocally: true }, { parent: this });
-    const data = new docker.Volume(`${name}-data`, {
-      name: `${cfg.namePrefix}-loki-data`,
-      labels: [{ label: "analytics.stack", value: cfg.namePrefix }],
-    }, { parent: this, protect: cfg.protectData, retainOnDelete: cfg.protectData });
+    const { image, volume: data } = imageAndVolume(name, {
+      image: cfg.images.loki, namePrefix: cfg.namePrefix, what: "loki", protectData: cfg.protectData,
+    }, this);
 
     this.container = new docker.Container(`${name}-container`, {
       ...serviceContainerArgs({ namePrefix: cfg.namePrefix, service: "loki", networkName: args.networkName }),

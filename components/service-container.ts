@@ -4,10 +4,11 @@
  * shipper discovers containers by, bounded json-file logs, restart on failure, and `wait` so that whatever depends
  * on the container is created only once its healthcheck passes.
  *
- * Pure: returns plain ContainerArgs fragments, so components spread them and tests can compare them directly.
+ * `serviceContainerArgs` is pure: plain ContainerArgs fragments that components spread and tests compare directly.
+ * `imageAndVolume` creates the two resources every such service starts from.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type * as docker from "@pulumi/docker";
+import * as docker from "@pulumi/docker";
 
 /** Docker label holding the stack's name prefix; the log shipper keeps only containers that carry it. */
 export const STACK_LABEL = "analytics.stack";
@@ -57,4 +58,24 @@ export function reachableHost(bindAddress: string): string {
  */
 export function healthcheck(tests: string[], startPeriod = "30s"): docker.types.input.ContainerHealthcheck {
   return { tests, interval: "5s", timeout: "3s", retries: 24, startPeriod };
+}
+
+export interface ImageAndVolumeOptions {
+  /** Pinned image reference from StackConfig.images. */
+  readonly image: string;
+  readonly namePrefix: string;
+  /** What the volume holds; the volume is named `${namePrefix}-<what>-data`. */
+  readonly what: string;
+  /** StackConfig.protectData: protect the volume from `pulumi destroy` and keep it when replaced. */
+  readonly protectData: boolean;
+}
+
+/** The pinned image, pulled once and kept when the stack goes, and the service's named data volume. */
+export function imageAndVolume(name: string, opts: ImageAndVolumeOptions, parent: pulumi.Resource): { image: docker.RemoteImage; volume: docker.Volume } {
+  const image = new docker.RemoteImage(`${name}-image`, { name: opts.image, keepLocally: true }, { parent });
+  const volume = new docker.Volume(`${name}-data`, {
+    name: `${opts.namePrefix}-${opts.what}-data`,
+    labels: [{ label: STACK_LABEL, value: opts.namePrefix }],
+  }, { parent, protect: opts.protectData, retainOnDelete: opts.protectData });
+  return { image, volume };
 }

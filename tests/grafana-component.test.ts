@@ -4,20 +4,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GRAFANA_HEALTHCHECK_TESTS, Grafana } from "../components/grafana";
 import { lokiDatasource } from "../components/grafana-datasources";
 import { loadConfig } from "../components/stack-config";
-import { installMocks, isSecretOutput, unwrap, type PulumiTestRuntime, type RecordedResource } from "./support/pulumi-harness";
+import { CONTAINER, IMAGE, VOLUME, installComponentMocks } from "./support/component-mocks";
+import { isSecretOutput, unwrap, type PulumiTestRuntime, type RecordedResource } from "./support/pulumi-harness";
 
-const CONTAINER = "docker:index/container:Container";
-const IMAGE = "docker:index/remoteImage:RemoteImage";
-const VOLUME = "docker:index/volume:Volume";
 const PROVIDER = "pulumi:providers:grafana";
 const DATASOURCE = "grafana:oss/dataSource:DataSource";
 
 let rt: PulumiTestRuntime;
 beforeAll(async () => {
-  rt = await installMocks({
-    stack: "dev",
-    outputs: (type, _name, inputs) => (type === IMAGE ? { imageId: `sha256:${inputs.name}` } : undefined),
-  });
+  rt = await installComponentMocks();
 });
 
 describe("Grafana component", () => {

@@ -3,18 +3,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { LogShipper } from "../components/log-shipper";
 import { loadConfig, type StackConfig } from "../components/stack-config";
-import { installMocks, type PulumiTestRuntime } from "./support/pulumi-harness";
+import { CONTAINER, IMAGE, VOLUME, installComponentMocks } from "./support/component-mocks";
+import type { PulumiTestRuntime } from "./support/pulumi-harness";
 
-const CONTAINER = "docker:index/container:Container";
-const IMAGE = "docker:index/remoteImage:RemoteImage";
-const VOLUME = "docker:index/volume:Volume";
 
 let rt: PulumiTestRuntime;
 beforeAll(async () => {
-  rt = await installMocks({
-    stack: "dev",
-    outputs: (type, _name, inputs) => (type === IMAGE ? { imageId: `sha256:${inputs.name}` } : undefined),
-  });
+  rt = await installComponentMocks();
 });
 
 async function deploy(cfg: StackConfig, lokiUrl: pulumi.Input<string> = "http://loki:3100") {

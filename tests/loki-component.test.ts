@@ -2,21 +2,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { Loki } from "../components/loki";
 import { loadConfig, type StackConfig } from "../components/stack-config";
-import { installMocks, unwrap, type PulumiTestRuntime, type RecordedResource } from "./support/pulumi-harness";
+import { CONTAINER, IMAGE, VOLUME, installComponentMocks } from "./support/component-mocks";
+import { unwrap, type PulumiTestRuntime, type RecordedResource } from "./support/pulumi-harness";
 
-const CONTAINER = "docker:index/container:Container";
-const IMAGE = "docker:index/remoteImage:RemoteImage";
-const VOLUME = "docker:index/volume:Volume";
 
 // Component modules register nothing at import time, so they can be imported before the mocks are installed.
 let rt: PulumiTestRuntime;
 
 beforeAll(async () => {
-  rt = await installMocks({
-    stack: "dev",
-    // What the Docker provider would compute: the pulled image's id.
-    outputs: (type, _name, inputs) => (type === IMAGE ? { imageId: `sha256:${inputs.name}` } : undefined),
-  });
+  rt = await installComponentMocks();
 });
 
 async function deploy(cfg: StackConfig) {
