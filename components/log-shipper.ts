@@ -50,6 +50,7 @@ export function shipperPlan(cfg: StackConfig, lokiUrl?: string): ShipperPlan {
     configPath: PROMTAIL_CONFIG_PATH,
     config: renderPromtailConfig(cfg, lokiUrl),
     dataDir: PROMTAIL_DATA_DIR,
+    // Promtail's /ready also wants one live target; it always has one, itself, as it carries the stack label.
     healthcheckTests: bashHttpProbe(PROMTAIL_HTTP_PORT, "/ready"),
   };
 }
