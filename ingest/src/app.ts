@@ -1,0 +1,308 @@
+/**
+ * The HTTP app: `buildApp(deps)` wires routes, parsing, validation, auth, idempotency and the spool together and
+ * does no IO of its own (server.ts listens; tests call `app.inject()`).
+ *
+ * Request path of an event: auth (Basic user or body `writeKey`, constant-time compare) -> body parsed from
+ * bytes (json-body.ts) -> JSON schema (event-schema.ts, Ajv without coercion) -> rules and rows
+ * (normalize-events.ts) -> messageIds seen in the last 24 h are acknowledged but not stored again -> one spool
+ * record per request -> 200 once it is fsync'd. Any refusal is an IngestError with a JSON body naming the field.
+ */
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { describeProblem, IngestError, type ErrorCode, type FieldProblem } from "./errors";
+import { batchSchema, eventSchema, MAX_BATCH_BYTES, MAX_EVENT_BYTES, MAX_JSON_DEPTH, type EventType } from "./event-schema";
+import { parseJsonBody } from "./json-body";
+import { fingerprint, type MessageIdIndex } from "./message-id-index";
+import type { IngestMetrics } from "./metrics";
+import { normalizeEvents, type NormalizedRow, type Table } from "./normalize-events";
+import type { RefusalCode } from "./spool";
+import { encodeRecord, type RecordSection } from "./spool-record";
+
+/** What the app needs from the spool (spool.ts implements it). */
+export interface SpoolPort {
+  refusal(bytes: number): RefusalCode | undefined;
+  append(record: Buffer, rows: number, receivedAtMs: number): Promise<void>;
+  barrier(): Promise<void>;
+  readonly bytes: number;
+  readonly rows: number;
+  readonly oldestReceivedAtMs: number | undefined;
+  readonly writable: boolean;
+}
+
+export interface AppDeps {
+  readonly writeKeys: readonly string[];
+  readonly retryAfterSeconds: number;
+  readonly spool: SpoolPort;
+  readonly messageIds: MessageIdIndex;
+  readonly metrics: IngestMetrics;
+  readonly logger: Logger;
+  /** Whether ClickHouse answers (readiness). */
+  readonly clickhouseReachable: () => Promise<boolean>;
+  readonly now?: () => number;
+  readonly newMessageId?: () => string;
+}
+
+interface RequestOutcome {
+  events?: number;
+  accepted?: number;
+  duplicates?: number;
+  reason?: string;
+  problems?: string[];
+  user_ids?: string[];
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    outcome: RequestOutcome | null;
+  }
+}
+
+const SINGLE_ROUTES: readonly [string, EventType][] = [
+  ["/track", "track"], ["/v1/track", "track"], ["/v1/page", "page"], ["/v1/screen", "screen"],
+  ["/v1/identify", "identify"], ["/v1/group", "group"], ["/v1/alias", "alias"],
+];
+const BATCH_ROUTES = ["/batch", "/v1/batch", "/v1/import"];
+/** Request ids a client may choose (echoed in logs and the X-Request-Id header). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Distinct user ids written into one request log line, so Loki can find a user's requests. */
+const LOGGED_USER_IDS = 20;
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+/** Constant-time check against every key (digests make lengths equal, so timingSafeEqual applies). */
+export function writeKeyMatcher(keys: readonly string[]): (candidate: string | undefined) => boolean {
+  const digests = keys.map(digest);
+  return (candidate) => {
+    if (candidate === undefined || candidate.length === 0) return false;
+    const d = digest(candidate);
+    let match = false;
+    for (const k of digests) match = timingSafeEqual(d, k) || match;
+    return match;
+  };
+}
+
+/** The write key from `Authorization: Basic base64(key:)`, or undefined when there is no Basic header. */
+export function basicAuthUser(header: string | undefined): string | undefined {
+  if (!header || !/^basic /i.test(header)) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon >= 0 ? decoded.slice(0, colon) : decoded;
+}
+
+/** Ajv's error -> the field (with the batch index) and what is allowed there. */
+function schemaProblem(error: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }): FieldProblem {
+  const parts = error.instancePath.split("/").filter(Boolean);
+  let index: number | undefined;
+  if (parts[0] === "batch" && parts.length > 1 && /^\d+$/.test(parts[1])) {
+    index = Number(parts[1]);
+    parts.splice(0, 2);
+  }
+  if (error.keyword === "required") parts.push(String(error.params.missingProperty));
+  const field = parts.join(".") || "body";
+  let problem = error.message ?? "is invalid";
+  if (error.keyword === "enum") problem = `must be one of ${(error.params.allowedValues as unknown[]).join(", ")}`;
+  if (error.keyword === "type") problem = `must be ${String(error.params.type).replace(",", " or ")}`;
+  if (error.keyword === "required") problem = "is required";
+  return index === undefined ? { field, problem } : { index, field, problem };
+}
+
+function toIngestError(error: FastifyError & { validation?: unknown[] }): IngestError | undefined {
+  if (error instanceof IngestError) return error;
+  if (Array.isArray(error.validation)) {
+    const problems = (error.validation as Parameters<typeof schemaProblem>[0][]).map(schemaProblem);
+    const tooMany = (error.validation as { keyword: string; instancePath: string }[]).some((v) => v.keyword === "maxItems" && v.instancePath === "/batch");
+    const inEvent = problems.some((p) => p.index !== undefined) || (error.validationContext === "body" && !problems.some((p) => p.field === "batch" || p.field === "body"));
+    return new IngestError(tooMany ? "too_many_events" : inEvent ? "invalid_event" : "invalid_body", problems);
+  }
+  const byFastifyCode: Record<string, ErrorCode> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: "batch_too_large",
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: "unsupported_media_type",
+    FST_ERR_CTP_EMPTY_JSON_BODY: "invalid_body",
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: "bad_request",
+    FST_ERR_CTP_EMPTY_TYPE: "unsupported_media_type",
+    FST_ERR_CTP_INVALID_TYPE: "unsupported_media_type",
+  };
+  const code = byFastifyCode[error.code];
+  if (code) return new IngestError(code);
+  if (error.statusCode === 408) return new IngestError("request_timeout");
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return new IngestError("bad_request");
+  return undefined;
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const now = deps.now ?? Date.now;
+  const newMessageId = deps.newMessageId ?? randomUUID;
+  const isWriteKey = writeKeyMatcher(deps.writeKeys);
+  const { metrics, spool, messageIds } = deps;
+
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    requestIdLogLabel: "request_id",
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: MAX_BATCH_BYTES,
+    return503OnClosing: true,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+  });
+  app.decorateRequest("outcome", null);
+
+  app.removeContentTypeParser(["application/json", "text/plain"]);
+  // Browsers' analytics.js sends JSON as text/plain to avoid CORS preflights; both are parsed as JSON.
+  app.addContentTypeParser(["application/json", "text/plain"], { parseAs: "buffer" }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer, MAX_JSON_DEPTH));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    void reply.header("x-request-id", request.id);
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    const outcome = request.outcome;
+    if (!outcome && request.url.startsWith("/metrics")) return;
+    const line = {
+      method: request.method, url: request.url, status: reply.statusCode,
+      duration_ms: Math.round(reply.elapsedTime * 100) / 100, ...outcome,
+    };
+    if (reply.statusCode >= 500) request.log.error(line, "request");
+    else if (reply.statusCode >= 400) request.log.warn(line, "request");
+    else if (outcome) request.log.info(line, "request");
+    else request.log.debug(line, "request");
+  });
+
+  app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const ingestError = toIngestError(error);
+    if (!ingestError) {
+      request.log.error({ err: error }, "unexpected error");
+      request.outcome = { ...request.outcome, reason: "internal" };
+      metrics.rejected.inc({ reason: "internal" });
+      return reply.code(500).send({ success: false, code: "internal", message: "Unexpected error; it was logged with this request's id.", request_id: request.id });
+    }
+    const events = request.outcome?.events ?? 1;
+    metrics.rejected.inc({ reason: ingestError.code }, events);
+    request.outcome = { ...request.outcome, reason: ingestError.code, problems: ingestError.problems.slice(0, 5).map(describeProblem) };
+    if (ingestError.status === 503) void reply.header("retry-after", String(ingestError.retryAfterSeconds ?? deps.retryAfterSeconds));
+    return reply.code(ingestError.status).send(ingestError.body());
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const error = new IngestError("not_found");
+    return reply.code(404).send(error.body());
+  });
+
+  /** Auth before validation, so a request without a valid key gets 401 whatever its body. */
+  async function authenticate(request: FastifyRequest): Promise<void> {
+    const basic = basicAuthUser(request.headers.authorization);
+    const body = request.body as { writeKey?: unknown } | undefined;
+    const key = basic ?? (body !== null && typeof body === "object" && typeof body.writeKey === "string" ? body.writeKey : undefined);
+    if (!isWriteKey(key)) throw new IngestError("unauthorized");
+  }
+
+  async function ingest(request: FastifyRequest, endpointType: EventType | undefined): Promise<{ success: true; accepted: number; duplicates: number }> {
+    const receivedAtMs = now();
+    const body = request.body as Record<string, unknown>;
+    const events = endpointType ? [body] : (body.batch as Record<string, unknown>[]);
+    const outcome: RequestOutcome = { events: events.length };
+    request.outcome = outcome;
+    metrics.received.inc({ endpoint: request.routeOptions.url ?? "unknown" }, events.length);
+
+    const { rows, clamped } = normalizeEvents(events, {
+      endpointType, batch: endpointType === undefined, envelopeSentAt: body.sentAt, receivedAtMs, newMessageId,
+    });
+    let bytes = 0;
+    for (const row of rows) bytes += row.bytes + 1;
+    const refusal = spool.refusal(bytes + 64 + rows.length * 8);
+    if (refusal) throw new IngestError(refusal);
+
+    // Idempotency: a messageId accepted within the window (or earlier in this batch) is acknowledged, not stored.
+    const fingerprints = new Uint32Array(rows.length * 2);
+    let fp = 0;
+    const kept: NormalizedRow[] = [];
+    for (const row of rows) {
+      if (row.clientMessageId) {
+        fingerprint(row.messageId, fingerprints, fp);
+        if (messageIds.hasFingerprint(fingerprints[fp], fingerprints[fp + 1], receivedAtMs)) continue;
+        messageIds.addFingerprint(fingerprints[fp], fingerprints[fp + 1], receivedAtMs);
+        fp += 2;
+      }
+      kept.push(row);
+    }
+    const duplicates = rows.length - kept.length;
+
+    if (kept.length === 0) {
+      // Every event is a repeat: answer once the original is durable (it may still be in this group commit).
+      await spool.barrier();
+    } else {
+      const byTable = new Map<Table, string[]>();
+      for (const row of kept) {
+        const lines = byTable.get(row.table);
+        if (lines) lines.push(row.json);
+        else byTable.set(row.table, [row.json]);
+      }
+      const sections: RecordSection[] = [];
+      for (const [table, lines] of byTable) sections.push({ table, rows: lines.length, bytes: Buffer.from(`${lines.join("\n")}\n`) });
+      const record = encodeRecord({ receivedAtMs, fingerprints: fingerprints.subarray(0, fp), sections });
+      try {
+        await spool.append(record, kept.length, receivedAtMs);
+      } catch (error) {
+        request.log.error({ err: error }, "spool append failed");
+        throw new IngestError("spool_unavailable");
+      }
+      for (const [table, lines] of byTable) metrics.accepted.inc({ table }, lines.length);
+    }
+    if (duplicates > 0) metrics.duplicates.inc(duplicates);
+    if (clamped > 0) metrics.clamped.inc(clamped);
+    const userIds = new Set<string>();
+    for (const row of rows) {
+      if (userIds.size >= LOGGED_USER_IDS) break;
+      userIds.add(row.userId);
+    }
+    Object.assign(outcome, { accepted: kept.length, duplicates, user_ids: [...userIds] });
+    return { success: true, accepted: kept.length, duplicates };
+  }
+
+  for (const [url, type] of SINGLE_ROUTES) {
+    app.post(url, { schema: { body: eventSchema }, bodyLimit: MAX_EVENT_BYTES, preValidation: authenticate }, (request) => ingest(request, type));
+  }
+  for (const url of BATCH_ROUTES) {
+    app.post(url, { schema: { body: batchSchema }, bodyLimit: MAX_BATCH_BYTES, preValidation: authenticate }, (request) => ingest(request, undefined));
+  }
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  let readyCache: { atMs: number; clickhouse: boolean } | undefined;
+  app.get("/readyz", async (_request, reply) => {
+    if (!readyCache || now() - readyCache.atMs > 1000) {
+      let clickhouse = false;
+      try {
+        clickhouse = await deps.clickhouseReachable();
+      } catch (error) {
+        deps.logger.warn({ err_message: (error as Error).message }, "ClickHouse ping failed");
+      }
+      readyCache = { atMs: now(), clickhouse };
+    }
+    const checks = { spool: spool.writable, clickhouse: readyCache.clickhouse };
+    const ready = checks.spool && checks.clickhouse;
+    return reply.code(ready ? 200 : 503).send({ ready, checks });
+  });
+
+  app.get("/metrics", async (_request, reply) => {
+    const oldest = spool.oldestReceivedAtMs;
+    metrics.spoolBytes.set(spool.bytes);
+    metrics.spoolRows.set(spool.rows);
+    metrics.oldestUnshippedAgeSeconds.set(oldest === undefined ? 0 : Math.max(0, (now() - oldest) / 1000));
+    metrics.dedupWindowSeconds.set(messageIds.windowMs(now()) / 1000);
+    return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  return app;
+}

@@ -1,0 +1,66 @@
+/**
+ * The only code that talks to ClickHouse: inserts of pre-serialized JSONEachRow bytes (the spool's bytes go to
+ * ClickHouse untouched), with an insert_deduplication_token, plus a ping for readiness.
+ *
+ * Table names come from the fixed TABLES list and the database from validated config, never from a request:
+ * user input only ever travels as data in the insert body.
+ */
+import { Readable } from "node:stream";
+import { createClient, type ClickHouseClient } from "@clickhouse/client";
+
+export interface ClickHouseSinkOptions {
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  readonly database: string;
+  /** Milliseconds before an insert is abandoned (and retried). Defaults to 60000. */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface ClickHouseSink {
+  /** Inserts JSONEachRow `body` into `database.table`; a repeat with the same token is stored once. */
+  insert(table: string, body: Buffer, dedupToken: string): Promise<void>;
+  /** True when ClickHouse answers its ping within the timeout. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouseSink {
+  if (!IDENTIFIER.test(options.database)) throw new Error(`ClickHouse database name ${JSON.stringify(options.database)} is not a plain identifier`);
+  const client: ClickHouseClient = createClient({
+    url: options.url,
+    username: options.username,
+    password: options.password,
+    request_timeout: options.requestTimeoutMs ?? 60_000,
+    max_open_connections: 4,
+    keep_alive: { enabled: true },
+    clickhouse_settings: {
+      // The spool is our durable queue; ClickHouse's async-insert buffer would ack before data is in a part.
+      async_insert: 0,
+      wait_end_of_query: 1,
+    },
+  });
+  return {
+    async insert(table, body, dedupToken) {
+      if (!IDENTIFIER.test(table)) throw new Error(`table name ${JSON.stringify(table)} is not a plain identifier`);
+      const result = await client.exec({
+        query: `INSERT INTO ${options.database}.${table} FORMAT JSONEachRow`,
+        values: Readable.from([body], { objectMode: false }),
+        clickhouse_settings: { insert_deduplication_token: dedupToken },
+      });
+      // The response body is empty for an insert, but it must be consumed to free the socket.
+      result.stream.resume();
+      await new Promise<void>((resolve, reject) => {
+        result.stream.once("end", resolve);
+        result.stream.once("error", reject);
+      });
+    },
+    async ping() {
+      const result = await client.ping();
+      return result.success;
+    },
+    close: () => client.close(),
+  };
+}

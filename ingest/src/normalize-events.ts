@@ -1,0 +1,151 @@
+/**
+ * Schema-checked events -> rows for ClickHouse (one JSONEachRow line each), or every problem at once.
+ *
+ * Pure: the receive time and the message-id generator are passed in. Rules beyond the JSON schema:
+ * - the type comes from the endpoint (`/v1/track`), else from `type`, else the simple shape (`event_name`) is a track;
+ * - every call but alias needs `userId` or `anonymousId`; track needs `event`; group needs `groupId`; alias needs
+ *   `userId` and `previousId` (Segment's rules);
+ * - ids may be numbers (many apps use integer user ids) and are stored as strings;
+ * - event time is corrected with `sentAt` (event-time.ts); too-far-future events are clamped and flagged;
+ * - a row larger than 32 KB once serialized is refused (Segment's per-event limit);
+ * - a missing `messageId` gets a generated one, so every stored row has an idempotency key.
+ * Nothing is stored unless every event is valid, so a client can fix and resend the whole request.
+ */
+import { Batch } from "./batch";
+import { clickhouseTime, correctEventTime, parseIsoTime } from "./event-time";
+import { IngestError, type FieldProblem } from "./errors";
+import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, type EventType } from "./event-schema";
+
+export const TABLES = ["events", "identifies", "groups", "aliases"] as const;
+export type Table = (typeof TABLES)[number];
+
+const TABLE_OF: Record<EventType, Table> = {
+  track: "events", page: "events", screen: "events", identify: "identifies", group: "groups", alias: "aliases",
+};
+
+export interface NormalizedRow {
+  readonly table: Table;
+  /** One JSONEachRow line, without the newline. */
+  readonly json: string;
+  readonly bytes: number;
+  readonly messageId: string;
+  /** False when the ingest generated the id (it cannot repeat, so it needs no duplicate check). */
+  readonly clientMessageId: boolean;
+  readonly userId: string;
+  readonly clamped: boolean;
+}
+
+export interface NormalizeOptions {
+  /** The type the endpoint implies (`/v1/identify`), or undefined for batches. */
+  readonly endpointType?: EventType;
+  /** True for `/batch` and `/v1/batch`: problems carry the event's index. */
+  readonly batch: boolean;
+  /** `sentAt` of the batch envelope, used when an event has none. */
+  readonly envelopeSentAt?: unknown;
+  readonly receivedAtMs: number;
+  readonly newMessageId: () => string;
+  /** Most problems listed in one error response. Defaults to 20. */
+  readonly maxProblems?: number;
+}
+
+export interface NormalizedRequest {
+  readonly rows: readonly NormalizedRow[];
+  readonly clamped: number;
+}
+
+type RawEvent = Readonly<Record<string, unknown>>;
+
+function idValue(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  return "";
+}
+
+class Problems {
+  readonly list: FieldProblem[] = [];
+  /** All problems found, including those past `max` that are not listed. */
+  count = 0;
+  tooLarge = false;
+  constructor(private readonly batch: boolean, private readonly max: number) {}
+  add(index: number, field: string, problem: string): void {
+    this.count++;
+    if (this.list.length < this.max) this.list.push(this.batch ? { index, field, problem } : { field, problem });
+  }
+}
+
+function timeField(event: RawEvent, field: string, problems: Problems, index: number, value = event[field]): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const parsed = parseIsoTime(String(value));
+  if (typeof parsed === "string") {
+    problems.add(index, field, parsed);
+    return undefined;
+  }
+  return parsed;
+}
+
+export function normalizeEvents(events: readonly RawEvent[], options: NormalizeOptions): NormalizedRequest {
+  const problems = new Problems(options.batch, options.maxProblems ?? 20);
+  const receivedAt = clickhouseTime(options.receivedAtMs);
+  const limiter = new Batch<NormalizedRow>({ maxItems: MAX_BATCH_EVENTS, maxBytes: Number.MAX_SAFE_INTEGER, maxItemBytes: MAX_EVENT_BYTES });
+  let clamped = 0;
+
+  events.forEach((event, index) => {
+    const before = problems.count;
+    const type = options.endpointType ?? (event.type as EventType | undefined) ?? (event.event_name !== undefined ? "track" : undefined);
+    if (type === undefined) {
+      problems.add(index, "type", "is required in a batch: one of track, page, screen, identify, group, alias (or send event_name for a track)");
+      return;
+    }
+    const userId = idValue(event.userId ?? event.user_id);
+    const anonymousId = idValue(event.anonymousId ?? event.anonymous_id);
+    if (type === "alias") {
+      if (!userId) problems.add(index, "userId", "is required for alias (the id the user has now)");
+      if (!idValue(event.previousId)) problems.add(index, "previousId", "is required for alias (the id the user had before)");
+    } else if (!userId && !anonymousId) {
+      problems.add(index, "userId", "userId or anonymousId is required: a non-empty string or number");
+    }
+    const eventName = type === "track" ? String(event.event ?? event.event_name ?? "") : type === "page" || type === "screen" ? String(event.name ?? "") : "";
+    if (type === "track" && !eventName) problems.add(index, "event", "is required for track: the name of the action, such as \"Signed Up\"");
+    const groupId = idValue(event.groupId);
+    if (type === "group" && !groupId) problems.add(index, "groupId", "is required for group: the account or company id");
+
+    const timestampMs = timeField(event, "timestamp", problems, index) ?? timeField(event, "originalTimestamp", problems, index);
+    const sentAtMs = event.sentAt !== undefined
+      ? timeField(event, "sentAt", problems, index)
+      : timeField(event, "sentAt", problems, index, typeof options.envelopeSentAt === "string" ? options.envelopeSentAt : undefined);
+    if (problems.count > before) return;
+
+    const time = correctEventTime({ timestampMs, sentAtMs, receivedAtMs: options.receivedAtMs });
+    if (time.clamped) clamped++;
+    const clientId = (event.messageId ?? event.message_id) as string | undefined;
+    const messageId = clientId ?? options.newMessageId();
+    const context = (event.context as object | undefined) ?? {};
+    const eventTime = clickhouseTime(time.eventTimeMs);
+    const table = TABLE_OF[type];
+    let row: object;
+    if (table === "events") {
+      const properties = (event.properties as Record<string, unknown> | undefined) ?? {};
+      row = {
+        message_id: messageId, type, event_name: eventName, user_id: userId, anonymous_id: anonymousId,
+        properties: typeof event.category === "string" && type !== "track" ? { ...properties, category: event.category } : properties,
+        context, event_time: eventTime, received_at: receivedAt,
+      };
+    } else if (table === "identifies") {
+      row = { message_id: messageId, user_id: userId, anonymous_id: anonymousId, traits: event.traits ?? {}, context, event_time: eventTime, received_at: receivedAt };
+    } else if (table === "groups") {
+      row = { message_id: messageId, user_id: userId, anonymous_id: anonymousId, group_id: groupId, traits: event.traits ?? {}, context, event_time: eventTime, received_at: receivedAt };
+    } else {
+      row = { message_id: messageId, user_id: userId, previous_id: idValue(event.previousId), context, event_time: eventTime, received_at: receivedAt };
+    }
+    const json = JSON.stringify(row);
+    const bytes = Buffer.byteLength(json);
+    const added = limiter.tryAdd({ table, json, bytes, messageId, clientMessageId: clientId !== undefined, userId: userId || anonymousId, clamped: time.clamped }, bytes);
+    if (!added.ok) {
+      problems.tooLarge = true;
+      problems.add(index, "event", `is ${bytes} bytes once serialized; at most ${MAX_EVENT_BYTES} (32 KB) are allowed per event`);
+    }
+  });
+
+  if (problems.count > 0) throw new IngestError(problems.tooLarge ? "event_too_large" : "invalid_event", problems.list);
+  return { rows: limiter.items, clamped };
+}

@@ -1,0 +1,224 @@
+/**
+ * Moves sealed spool segments into ClickHouse, oldest first, one insert per table per segment.
+ *
+ * - The dedup token is a hash of the exact bytes inserted, so a batch replayed after a crash (the segment was
+ *   inserted but not yet deleted) is stored once, and materialized views fed by the insert count it once.
+ * - A "retry" failure (classify.ts) is retried with capped exponential backoff, forever: while ClickHouse is
+ *   down the spool grows and the HTTP side answers 503 when it is full; nothing is dropped.
+ * - A "drop" failure means some rows are invalid for ClickHouse: the batch is split in halves and each half
+ *   inserted on its own, down to single rows, which go to the dead-letter table with the reason (or, if that
+ *   insert fails too, to an fsync'd dead-letter file in the spool directory). The queue keeps moving.
+ * - A segment is deleted only when every table's insert succeeded (Spool.complete).
+ * - One JSON log line per segment shipped: events per table, duration, spool backlog.
+ */
+import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { classify, clickhouseErrorCode, retryDelayMs } from "./classify";
+import type { ClickHouseSink } from "./clickhouse-sink";
+import { clickhouseTime } from "./event-time";
+import type { IngestMetrics } from "./metrics";
+import type { Table } from "./normalize-events";
+import type { SegmentInfo, Spool } from "./spool";
+import { rowsByTable } from "./spool-record";
+
+export const DEAD_LETTER_TABLE = "ingest_dead_letters";
+
+export interface ShipperOptions {
+  readonly spool: Spool;
+  readonly sink: ClickHouseSink;
+  readonly logger: Logger;
+  readonly metrics: IngestMetrics;
+  /** Where rows go when even the dead-letter table refuses them. */
+  readonly deadLetterFile: string;
+  readonly retryInitialMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+/** Deterministic per batch content: the same bytes always get the same token. */
+export function dedupToken(table: string, body: Buffer): string {
+  return `${table}-${createHash("sha256").update(body).digest("hex").slice(0, 40)}`;
+}
+
+class Stopped extends Error {}
+
+export class Shipper {
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  /** Shipping stops between inserts once this time passes (set by drain). */
+  private deadlineMs = Number.POSITIVE_INFINITY;
+  private lastErrorLogMs = 0;
+  /** Resolved when the loop finds no sealed segment to ship. */
+  private idleWaiters: (() => void)[] = [];
+  /** Whether the last ClickHouse request succeeded (for readiness). */
+  lastInsertOk = true;
+
+  constructor(private readonly options: ShipperOptions) {
+    options.spool.onSealed(() => this.wake());
+  }
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  private wake(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    if (this.sleepTimer) clearTimeout(this.sleepTimer);
+    wake?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeUp = resolve;
+      if (Number.isFinite(ms)) this.sleepTimer = setTimeout(() => this.wake(), ms);
+    });
+  }
+
+  private async loop(): Promise<void> {
+    const { spool, logger } = this.options;
+    while (!this.stopped) {
+      const segment = spool.sealedSegments()[0];
+      if (!segment) {
+        for (const resolve of this.idleWaiters.splice(0)) resolve();
+        await this.sleep(Number.POSITIVE_INFINITY);
+        continue;
+      }
+      try {
+        await this.ship(segment);
+      } catch (error) {
+        if (error instanceof Stopped) break;
+        // Reading the segment or deleting it failed (disk trouble): keep it and try again later.
+        logger.error({ err: error, segment: segment.id }, "shipping a spool segment failed; will retry");
+        await this.sleep(this.options.retryMaxMs ?? 5000);
+      }
+    }
+  }
+
+  private async ship(segment: SegmentInfo): Promise<void> {
+    const { spool, logger, metrics } = this.options;
+    const startedMs = Date.now();
+    const decoded = await spool.readSegment(segment);
+    if (decoded.tornBytes > 0) {
+      logger.error({ segment: segment.id, torn_bytes: decoded.tornBytes }, "sealed spool segment changed on disk; shipping its valid records");
+    }
+    const tables: Record<string, number> = {};
+    let events = 0;
+    for (const [table, { rows, body }] of rowsByTable(decoded.records)) {
+      const tableStartedMs = Date.now();
+      await this.insert(table, body);
+      metrics.flushDuration.observe({ table }, (Date.now() - tableStartedMs) / 1000);
+      metrics.shippedRows.inc({ table }, rows);
+      tables[table] = rows;
+      events += rows;
+    }
+    await spool.complete(segment, decoded.records);
+    const oldest = spool.oldestReceivedAtMs;
+    logger.info({
+      msg: "flush", segment: segment.id, events, tables, duration_ms: Date.now() - startedMs,
+      spool_bytes: spool.bytes, spool_events: spool.rows, oldest_unshipped_age_s: oldest === undefined ? 0 : (Date.now() - oldest) / 1000,
+    });
+  }
+
+  /** Inserts until ClickHouse has the rows (or has refused each bad row for good). */
+  private async insert(table: Table | typeof DEAD_LETTER_TABLE, body: Buffer): Promise<void> {
+    const { sink, logger, metrics } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      if (this.stopped || Date.now() > this.deadlineMs) throw new Stopped();
+      try {
+        await sink.insert(table, body, dedupToken(table, body));
+        this.lastInsertOk = true;
+        return;
+      } catch (error) {
+        const decision = classify(error);
+        metrics.clickhouseErrors.inc({ decision });
+        if (decision === "drop") {
+          this.lastInsertOk = true;
+          await this.bisect(table, body, error);
+          return;
+        }
+        this.lastInsertOk = false;
+        const delayMs = retryDelayMs(attempt, this.options.retryInitialMs, this.options.retryMaxMs);
+        // While ClickHouse is down every retry fails; one line per 10 s is enough to see it in Loki.
+        if (attempt === 0 || Date.now() - this.lastErrorLogMs > 10_000) {
+          this.lastErrorLogMs = Date.now();
+          logger.warn({ table, attempt, retry_in_ms: delayMs, code: clickhouseErrorCode(error), err_message: (error as Error).message }, "ClickHouse insert failed; retrying");
+        }
+        await this.sleep(delayMs);
+      }
+    }
+  }
+
+  private async bisect(table: string, body: Buffer, error: unknown): Promise<void> {
+    const lines = body.toString("utf8").split("\n").filter((l) => l.length > 0);
+    if (lines.length <= 1) {
+      await this.deadLetter(table, lines[0] ?? "", error);
+      return;
+    }
+    const half = Math.ceil(lines.length / 2);
+    for (const part of [lines.slice(0, half), lines.slice(half)]) {
+      await this.insert(table as Table, Buffer.from(`${part.join("\n")}\n`));
+    }
+  }
+
+  private async deadLetter(table: string, row: string, error: unknown): Promise<void> {
+    const { sink, logger, metrics } = this.options;
+    let messageId = "";
+    try {
+      messageId = String((JSON.parse(row) as { message_id?: unknown }).message_id ?? "");
+    } catch {
+      // The row came from our own JSON.stringify; if it does not parse, the reason below says why it failed.
+    }
+    const reason = String((error as Error)?.message ?? error).slice(0, 2000);
+    const code = clickhouseErrorCode(error) ?? 0;
+    const entry = { failed_at: clickhouseTime(Date.now()), target_table: table, error_code: code, reason, message_id: messageId, row };
+    const line = `${JSON.stringify(entry)}\n`;
+    metrics.deadLetters.inc({ table });
+    logger.error({ table, message_id: messageId, code, reason }, "ClickHouse rejected a row for good; dead-lettered");
+    try {
+      await sink.insert(DEAD_LETTER_TABLE, Buffer.from(line), dedupToken(DEAD_LETTER_TABLE, Buffer.from(row)));
+    } catch (tableError) {
+      logger.error({ err_message: (tableError as Error).message, file: this.options.deadLetterFile }, "dead-letter table insert failed; writing the row to the dead-letter file");
+      const handle = await fs.open(this.options.deadLetterFile, "a");
+      try {
+        await handle.write(line);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    }
+  }
+
+  /**
+   * Ships every sealed segment, stopping between inserts once `deadlineMs` passes. Returns whether the spool is
+   * empty. What is left stays in the spool, durable, for the next start.
+   */
+  async drain(deadlineMs: number): Promise<boolean> {
+    this.deadlineMs = deadlineMs;
+    await this.options.spool.sealNow();
+    this.start();
+    this.wake();
+    if (this.options.spool.sealedSegments().length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadlineMs - Date.now())); }),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.options.spool.sealedSegments().length === 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.running;
+  }
+}
+
+export function deadLetterFilePath(spoolDir: string): string {
+  return join(spoolDir, "dead-letters.ndjson");
+}

@@ -1,0 +1,123 @@
+/**
+ * The byte layout of one spool record (one accepted request), and the reader that finds where a segment's valid
+ * records end. Pure: no file IO, so the format is tested byte by byte.
+ *
+ *   record  = magic u32 "SPL1" | payloadLength u32 | crc32(payload) u32 | payload          (little-endian)
+ *   payload = receivedAtMs f64
+ *           | fingerprintCount u32 | fingerprintCount x (hi u32, lo u32)     message ids, for idempotency
+ *           | sectionCount u8 | sectionCount x (tableIndex u8 | rowCount u32 | byteLength u32 | JSONEachRow bytes)
+ *
+ * A section's bytes are complete JSONEachRow lines (each ends in "\n"), so the shipper concatenates the
+ * sections of one table across records without parsing a row.
+ *
+ * The reader stops at the first record whose header or checksum is wrong: that is a torn tail (the process died
+ * between write and fsync, so the request was never acknowledged) and everything from there is dropped.
+ */
+import { crc32 } from "node:zlib";
+import { TABLES, type Table } from "./normalize-events";
+
+export const RECORD_MAGIC = 0x314c5053; // "SPL1" read as a little-endian u32
+export const RECORD_HEADER_BYTES = 12;
+/** A record larger than this is a corrupt length, not data (a request is at most 500 KB). */
+export const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+export interface RecordSection {
+  readonly table: Table;
+  readonly rows: number;
+  readonly bytes: Buffer;
+}
+
+export interface SpoolRecord {
+  readonly receivedAtMs: number;
+  /** Pairs of (hi, lo) message-id fingerprints. */
+  readonly fingerprints: Uint32Array;
+  readonly sections: readonly RecordSection[];
+}
+
+export function encodeRecord(record: SpoolRecord): Buffer {
+  let payloadBytes = 8 + 4 + record.fingerprints.length * 4 + 1;
+  for (const s of record.sections) payloadBytes += 9 + s.bytes.length;
+  const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payloadBytes);
+  let o = RECORD_HEADER_BYTES;
+  o = buf.writeDoubleLE(record.receivedAtMs, o);
+  o = buf.writeUInt32LE(record.fingerprints.length / 2, o);
+  for (let i = 0; i < record.fingerprints.length; i++) o = buf.writeUInt32LE(record.fingerprints[i], o);
+  o = buf.writeUInt8(record.sections.length, o);
+  for (const s of record.sections) {
+    o = buf.writeUInt8(TABLES.indexOf(s.table), o);
+    o = buf.writeUInt32LE(s.rows, o);
+    o = buf.writeUInt32LE(s.bytes.length, o);
+    o += s.bytes.copy(buf, o);
+  }
+  buf.writeUInt32LE(RECORD_MAGIC, 0);
+  buf.writeUInt32LE(payloadBytes, 4);
+  buf.writeUInt32LE(crc32(buf.subarray(RECORD_HEADER_BYTES)), 8);
+  return buf;
+}
+
+export interface DecodedSegment {
+  readonly records: SpoolRecord[];
+  /** Bytes from the start that hold whole, checksummed records. */
+  readonly validBytes: number;
+  /** Bytes after them (a torn or corrupt tail), to be truncated. */
+  readonly tornBytes: number;
+}
+
+function decodePayload(p: Buffer): SpoolRecord | undefined {
+  let o = 0;
+  const receivedAtMs = p.readDoubleLE(o); o += 8;
+  const count = p.readUInt32LE(o); o += 4;
+  if (o + count * 8 + 1 > p.length) return undefined;
+  const fingerprints = new Uint32Array(count * 2);
+  for (let i = 0; i < count * 2; i++, o += 4) fingerprints[i] = p.readUInt32LE(o);
+  const sectionCount = p.readUInt8(o); o += 1;
+  const sections: RecordSection[] = [];
+  for (let s = 0; s < sectionCount; s++) {
+    if (o + 9 > p.length) return undefined;
+    const table = TABLES[p.readUInt8(o)];
+    const rows = p.readUInt32LE(o + 1);
+    const length = p.readUInt32LE(o + 5);
+    o += 9;
+    if (!table || o + length > p.length) return undefined;
+    sections.push({ table, rows, bytes: p.subarray(o, o + length) });
+    o += length;
+  }
+  return o === p.length ? { receivedAtMs, fingerprints, sections } : undefined;
+}
+
+/** Reads records from the start of a segment until the end or the first invalid record. */
+export function decodeSegment(data: Buffer): DecodedSegment {
+  const records: SpoolRecord[] = [];
+  let o = 0;
+  while (o + RECORD_HEADER_BYTES <= data.length) {
+    if (data.readUInt32LE(o) !== RECORD_MAGIC) break;
+    const length = data.readUInt32LE(o + 4);
+    if (length < 13 || length > MAX_RECORD_BYTES || o + RECORD_HEADER_BYTES + length > data.length) break;
+    const payload = data.subarray(o + RECORD_HEADER_BYTES, o + RECORD_HEADER_BYTES + length);
+    if (crc32(payload) !== data.readUInt32LE(o + 8)) break;
+    const record = decodePayload(payload);
+    if (!record) break;
+    records.push(record);
+    o += RECORD_HEADER_BYTES + length;
+  }
+  return { records, validBytes: o, tornBytes: data.length - o };
+}
+
+/** Concatenates each table's rows across records, in record order: one insert body per table. */
+export function rowsByTable(records: readonly SpoolRecord[]): Map<Table, { rows: number; body: Buffer }> {
+  const parts = new Map<Table, { rows: number; chunks: Buffer[] }>();
+  for (const record of records) {
+    for (const s of record.sections) {
+      const entry = parts.get(s.table) ?? { rows: 0, chunks: [] };
+      entry.rows += s.rows;
+      entry.chunks.push(s.bytes);
+      parts.set(s.table, entry);
+    }
+  }
+  const out = new Map<Table, { rows: number; body: Buffer }>();
+  for (const table of TABLES) {
+    const entry = parts.get(table);
+    if (entry) out.set(table, { rows: entry.rows, body: Buffer.concat(entry.chunks) });
+  }
+  return out;
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { clickhouseTime, correctEventTime, ONE_DAY_MS, parseIsoTime } from "../../ingest/src/event-time";
+
+const received = Date.UTC(2024, 4, 1, 14, 2, 0);
+
+describe("clock skew correction (Segment's timestamp = receivedAt - (sentAt - originalTimestamp))", () => {
+  it("shifts a client clock that runs an hour fast back onto the server clock", () => {
+    const hour = 3_600_000;
+    const t = correctEventTime({ timestampMs: received + hour - 5000, sentAtMs: received + hour, receivedAtMs: received });
+    expect(t).toEqual({ eventTimeMs: received - 5000, clamped: false });
+  });
+
+  it("takes the timestamp as is without sentAt, and the receive time without any timestamp", () => {
+    expect(correctEventTime({ timestampMs: received - 60_000, receivedAtMs: received })).toEqual({ eventTimeMs: received - 60_000, clamped: false });
+    expect(correctEventTime({ receivedAtMs: received })).toEqual({ eventTimeMs: received, clamped: false });
+  });
+
+  it("clamps an event more than a day in the future to the receive time and flags it", () => {
+    expect(correctEventTime({ timestampMs: received + ONE_DAY_MS + 1, receivedAtMs: received })).toEqual({ eventTimeMs: received, clamped: true });
+    expect(correctEventTime({ timestampMs: received + ONE_DAY_MS, receivedAtMs: received })).toEqual({ eventTimeMs: received + ONE_DAY_MS, clamped: false });
+  });
+});
+
+describe("ISO-8601 parsing", () => {
+  it("reads zoned, zone-less (as UTC) and offset times", () => {
+    expect(parseIsoTime("2024-05-01T14:02:00.000Z")).toBe(received);
+    expect(parseIsoTime("2024-05-01 14:02:00")).toBe(received);
+    expect(parseIsoTime("2024-05-01T16:02:00+02:00")).toBe(received);
+  });
+
+  it("explains what is wrong with a bad date", () => {
+    expect(parseIsoTime("yesterday")).toMatch(/ISO-8601/);
+    expect(parseIsoTime("2024-13-45T99:00:00Z")).toMatch(/not a real date-time/);
+    expect(parseIsoTime("1969-12-31T23:59:59Z")).toMatch(/between 1970/);
+  });
+
+  it("formats times the way DateTime64(3, 'UTC') parses them", () => {
+    expect(clickhouseTime(received + 7)).toBe("2024-05-01 14:02:00.007");
+  });
+});
