@@ -8,6 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../components/stack-config";
+import { alertRules } from "../../dashboards/alert-rules";
+import { ingestDashboard } from "../../dashboards/ingest-dashboard";
+import { productDashboard } from "../../dashboards/product-dashboard";
 import { alertQueries, ingestQueries, productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
@@ -212,5 +215,28 @@ describe("alert queries", () => {
     const [{ lag_p95_seconds: none }] = await runQuery<{ lag_p95_seconds: number }>(engine, alerts.ingestLagP95.sql,
       { fromMs: ds.endMs + 3 * DAY_MS, toMs: ds.endMs + 3 * DAY_MS + 300_000 });
     expect(none).toBe(0);
+  });
+});
+
+describe("what Grafana actually sends", () => {
+  it("every ClickHouse target of both dashboards and every ClickHouse alert query runs on ClickHouse", async () => {
+    const targets = [productDashboard(settings), ingestDashboard(settings)]
+      .flatMap((board) => (board.panels ?? []) as { title: string; targets?: { rawSql?: string }[] }[])
+      .flatMap((panel) => (panel.targets ?? []).filter((t) => t.rawSql).map((t) => ({ title: panel.title, sql: t.rawSql! })));
+    const alertSql = alertRules(settings).map((rule) => ({ title: rule.uid, sql: JSON.parse(rule.datas[0].model).rawSql as string | undefined }))
+      .filter((a): a is { title: string; sql: string } => a.sql !== undefined);
+    expect(targets.length).toBeGreaterThanOrEqual(14);
+    expect(alertSql.length).toBe(3);
+    for (const { title, sql } of [...targets, ...alertSql]) {
+      const rows = await runQuery(engine, sql, month);
+      expect(rows.length, title).toBeGreaterThan(0);
+    }
+  });
+
+  it("the event_name variable lists the event names of the time range", async () => {
+    const board = productDashboard(settings) as unknown as { templating: { list: { name: string; query: string }[] } };
+    const variable = board.templating.list.find((v) => v.name === "event_name")!;
+    const rows = await runQuery<{ event_name: string }>(engine, variable.query, month);
+    expect(rows.map((r) => r.event_name)).toEqual(allEvents);
   });
 });
