@@ -2,7 +2,11 @@
  * The Dashboards component under Pulumi mocks: folder, dashboards, rule group, contact point and policy are
  * created with the Grafana provider passed in, inside the folder, after the datasources.
  */
+import * as grafana from "@pulumiverse/grafana";
 import { beforeAll, describe, expect, it } from "vitest";
+// Static imports are safe here: these modules register no resource when loaded (only index.ts does).
+import { Dashboards } from "../../components/dashboards";
+import { loadConfig } from "../../components/stack-config";
 import { installMocks, type PulumiTestRuntime, type RecordedResource } from "../support/pulumi-harness";
 
 let rt: PulumiTestRuntime;
@@ -10,9 +14,6 @@ beforeAll(async () => { rt = await installMocks({ stack: "dev", outputs: (type, 
   type === "grafana:oss/dashboard:Dashboard" ? { url: `http://grafana/d/${JSON.parse(inputs.configJson).uid}` } : undefined }); });
 
 async function deploy(raw: Record<string, string>) {
-  const grafana = await import("@pulumiverse/grafana");
-  const { Dashboards } = await import("../../components/dashboards");
-  const { loadConfig } = await import("../../components/stack-config");
   return rt.run(() => {
     const provider = new grafana.Provider("grafana", { url: "http://127.0.0.1:3000", auth: "admin:pw" });
     const clickhouse = new grafana.oss.DataSource("ds-clickhouse", { type: "grafana-clickhouse-datasource", name: "ClickHouse", uid: "clickhouse" }, { provider });
