@@ -48,17 +48,28 @@ export interface SqlStatement {
   readonly line: number;
 }
 
-/** Every failure of the runner: names the file and, when a statement failed, the statement and its line. */
-export class MigrationError extends Error {
-  constructor(
-    message: string,
-    readonly file?: string,
-    readonly statement?: string,
-    readonly line?: number,
-  ) {
-    super(message);
-    this.name = "MigrationError";
-  }
+/**
+ * Every failure of the runner: an Error named "MigrationError" that names the file and, when a statement failed,
+ * the statement and its line. A factory rather than `class extends Error`: Pulumi's closure serialization turns a
+ * class into a function that calls `Error.call(this)`, which yields objects with no message in the provider.
+ */
+export interface MigrationError extends Error {
+  readonly file?: string;
+  readonly statement?: string;
+  readonly line?: number;
+}
+
+export function migrationError(message: string, details: { file?: string; statement?: string; line?: number } = {}): MigrationError {
+  const error = new Error(message) as Error & { file?: string; statement?: string; line?: number };
+  error.name = "MigrationError";
+  if (details.file !== undefined) error.file = details.file;
+  if (details.statement !== undefined) error.statement = details.statement;
+  if (details.line !== undefined) error.line = details.line;
+  return error;
+}
+
+export function isMigrationError(error: unknown): error is MigrationError {
+  return error instanceof Error && error.name === "MigrationError";
 }
 
 /** The statements that create the bookkeeping table; run before every plan (they are idempotent). */
@@ -104,7 +115,7 @@ export function toMigrationFiles(sources: readonly MigrationSource[]): Migration
     byNumber.set(number, source.name);
   }
   if (problems.length > 0) {
-    throw new MigrationError(`Invalid migration files:\n  - ${problems.join("\n  - ")}`);
+    throw migrationError(`Invalid migration files:\n  - ${problems.join("\n  - ")}`);
   }
   return [...sources]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -153,8 +164,8 @@ export function splitStatements(sql: string, file?: string): SqlStatement[] {
   const heredocTag = (at: number): string | undefined =>
     /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(at, at + 64))?.[0];
   const unterminated = (what: string, openedAt: number): never => {
-    throw new MigrationError(`${file ?? "SQL"}: unterminated ${what} starting on line ${openedAt}; close it.`, file,
-      undefined, openedAt);
+    throw migrationError(`${file ?? "SQL"}: unterminated ${what} starting on line ${openedAt}; close it.`,
+      { file, line: openedAt });
   };
 
   while (i < sql.length) {
@@ -251,8 +262,8 @@ export function findTamperedMigrations(
 
 /** The error for tampered files: every file listed, the file named when there is exactly one. */
 export function tamperedMigrationsError(tampered: readonly TamperedMigration[]): MigrationError {
-  return new MigrationError(`Refusing to migrate:\n  - ${tampered.map((t) => t.message).join("\n  - ")}`,
-    tampered.length === 1 ? tampered[0].name : undefined);
+  return migrationError(`Refusing to migrate:\n  - ${tampered.map((t) => t.message).join("\n  - ")}`,
+    { file: tampered.length === 1 ? tampered[0].name : undefined });
 }
 
 /** Decides what to apply; throws a MigrationError when an applied file was edited or removed. */
@@ -326,12 +337,12 @@ export async function applyMigrations(
       try {
         await client.command({ query: statement.text });
       } catch (error) {
-        throw new MigrationError(
+        throw migrationError(
           `Migration sql/${file.name} failed at statement ${index + 1} of ${statements.length} (line ${statement.line}): ` +
             `${shorten(statement.text)}\nClickHouse said: ${reason(error)}\n` +
             "The file is not recorded as applied; statements before this one ran. Fix the file and run again " +
             "(every statement must be idempotent, e.g. CREATE TABLE IF NOT EXISTS).",
-          file.name, statement.text, statement.line);
+          { file: file.name, statement: statement.text, line: statement.line });
       }
       executed++;
     }
@@ -345,8 +356,8 @@ export async function applyMigrations(
     try {
       await client.command({ query: statement });
     } catch (error) {
-      throw new MigrationError(`Post-migration statement ${index + 1} failed: ${shorten(statement)}\n` +
-        `ClickHouse said: ${reason(error)}`, undefined, statement);
+      throw migrationError(`Post-migration statement ${index + 1} failed: ${shorten(statement)}\n` +
+        `ClickHouse said: ${reason(error)}`, { statement });
     }
     executed++;
   }
@@ -371,7 +382,7 @@ export async function waitForClickHouse(
       return;
     } catch (error) {
       if (Date.now() + interval > deadline) {
-        throw new MigrationError(`ClickHouse${options.target ? ` at ${options.target}` : ""} did not accept a query ` +
+        throw migrationError(`ClickHouse${options.target ? ` at ${options.target}` : ""} did not accept a query ` +
           `after ${attempt} attempts in ${Math.round(options.timeoutMs / 1000)} s: ${reason(error)}\n` +
           "Check that the ClickHouse container is healthy (docker ps, docker logs) and that its HTTP port is " +
           "reachable from the machine running Pulumi with the migrator's password.");

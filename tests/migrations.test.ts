@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   findTamperedMigrations,
   migrationChecksum,
-  MigrationError,
+  isMigrationError,
   planMigrations,
   splitStatements,
   toMigrationFiles,
@@ -47,7 +47,7 @@ describe("splitStatements", () => {
     expect(() => splitStatements("SELECT 1;\nSELECT 'oops;\n", "0009_x.sql")).toThrow(
       "0009_x.sql: unterminated string starting on line 2; close it.");
     expect(() => splitStatements("SELECT 1; /* never closed", "0009_x.sql")).toThrow(/unterminated block comment starting on line 1/);
-    expect(() => splitStatements("SELECT `a", "0009_x.sql")).toThrow(MigrationError);
+    expect(() => splitStatements("SELECT `a", "0009_x.sql")).toThrow(/unterminated quoted identifier/);
   });
 
   it("splits the shipped 0001 migration into the database and the events table", () => {
@@ -84,7 +84,7 @@ describe("migration files", () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toBeInstanceOf(MigrationError);
+    expect(isMigrationError(error)).toBe(true);
     const message = (error as Error).message;
     expect(message).toContain("0004_more_rollups.sql and 0004_rollups.sql share the number 0004");
     expect(message).toContain("5_sessions.sql: a migration file name must look like 0005_add_sessions.sql");
