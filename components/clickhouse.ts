@@ -101,14 +101,15 @@ export class ClickHouse extends pulumi.ComponentResource {
   /** The HTTP interface from the machine running Pulumi, such as "http://127.0.0.1:8123". */
   public readonly hostHttpUrl: pulumi.Output<string>;
   /** The user names: migrator, ingest_writer, grafana_reader. */
-  public readonly users: typeof CLICKHOUSE_USERS = CLICKHOUSE_USERS;
+  public readonly users: typeof CLICKHOUSE_USERS;
 
   constructor(name: string, args: ClickHouseArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("analytics:stack:ClickHouse", name, {}, opts);
-    const cfg = args.config;
     // Read before registering anything, so a malformed migration tree fails preview with the runner's message.
     const migrations = readMigrationSources(args.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
     toMigrationFiles(migrations);
+    super("analytics:stack:ClickHouse", name, {}, opts);
+    const cfg = args.config;
+    this.users = CLICKHOUSE_USERS;
 
     const { image, volume } = imageAndVolume(name, {
       image: cfg.images.clickhouse, namePrefix: cfg.namePrefix, what: CLICKHOUSE_SERVICE, protectData: cfg.protectData,
