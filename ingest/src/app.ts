@@ -189,7 +189,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     }
     const events = request.outcome?.events ?? 1;
     metrics.rejected.inc({ reason: ingestError.code }, events);
-    request.outcome = { ...request.outcome, reason: ingestError.code, problems: ingestError.problems.slice(0, 5).map(describeProblem) };
+    request.outcome = { ...request.outcome, reason: ingestError.code, ...(ingestError.problems.length > 0 ? { problems: ingestError.problems.slice(0, 5).map(describeProblem) } : {}) };
     if (ingestError.status === 503) void reply.header("retry-after", String(ingestError.retryAfterSeconds ?? deps.retryAfterSeconds));
     return reply.code(ingestError.status).send(ingestError.body());
   });

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     timestamp: pino.stdTimeFunctions.isoTime,
     // Level names, not numbers: Loki's `level` label reads the same in every query.
     formatters: { level: (label) => ({ level: label }) },
-  }, pino.destination({ sync: false, minLength: 4096 }));
+  }, pino.destination({ sync: false }));
 
   const service = await createService(config, logger);
   let stopping = false;
