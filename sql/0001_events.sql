@@ -12,6 +12,8 @@
 -- makes TTL drops cheap. The sort key starts with the day so every dashboard's time-range filter prunes
 -- granules; event_name next because most panels filter or group by it; then the user id so one user's events
 -- sit together (good compression, and uniq/windowFunnel per user read contiguous ranges).
+-- Retention is per stack (eventRetentionDays), so the TTL is not frozen here: components/retention.ts sets it
+-- with ALTER TABLE ... MODIFY TTL after the migrations.
 CREATE DATABASE IF NOT EXISTS analytics;
 
 CREATE TABLE IF NOT EXISTS analytics.events
