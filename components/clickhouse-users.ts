@@ -4,7 +4,7 @@
  * | user             | for                         | may                                                          |
  * |------------------|-----------------------------|--------------------------------------------------------------|
  * | `migrator`       | schema migrations (Pulumi)  | DDL, SELECT and INSERT on analytics.* (nothing elsewhere)    |
- * | `ingest_writer`  | the ingest service          | INSERT into the ingest tables; SELECT on schema_migrations   |
+ * | `ingest_writer`  | the ingest service          | INSERT into the ingest tables, nothing else                  |
  * | `grafana_reader` | Grafana's ClickHouse source | SELECT on analytics.*, readonly=1, dashboard-sized limits    |
  *
  * Why these grants:
@@ -13,8 +13,8 @@
  *   SELECT on the source tables and INSERT on the targets, or every ingest insert into `events` would fail; the
  *   same grants let a migration backfill a rollup with `INSERT ... SELECT`. The migrator gets no DROP DATABASE, no
  *   access outside `analytics`, no user management.
- * - The ingest writes but never reads events; SELECT on `schema_migrations` lets its readiness check see that the
- *   schema it needs has been applied.
+ * - The ingest writes but never reads: its readiness check is the unauthenticated /ping, and `SELECT 1` or
+ *   `EXISTS TABLE analytics.events` work for any user with an INSERT grant on the table, so it gets no SELECT.
  * - Grafana gets `readonly=1`, so a dashboard query (which Grafana does not vet) cannot write or change settings,
  *   except `max_execution_time`, which the Grafana plugin's driver sends with every query; a constraint keeps it in
  *   1..300 s (set the datasource's query timeout within that range).
@@ -66,10 +66,7 @@ export function roleGrants(): Record<ClickHouseRole, string[]> {
       "GRANT DROP TABLE, DROP VIEW, DROP DICTIONARY ON analytics.*",
       "GRANT SELECT, INSERT, SHOW, dictGet ON analytics.*",
     ],
-    writer: [
-      ...INGEST_WRITE_TABLES.map((table) => `GRANT INSERT ON ${table}`),
-      "GRANT SELECT ON analytics.schema_migrations",
-    ],
+    writer: INGEST_WRITE_TABLES.map((table) => `GRANT INSERT ON ${table}`),
     reader: ["GRANT SELECT ON analytics.*"],
   };
 }

@@ -46,7 +46,6 @@ describe("users.d XML", () => {
       "GRANT INSERT ON analytics.groups",
       "GRANT INSERT ON analytics.aliases",
       "GRANT INSERT ON analytics.ingest_dead_letters",
-      "GRANT SELECT ON analytics.schema_migrations",
     ]);
     expect(users.grafana_reader.grants.query).toEqual(["GRANT SELECT ON analytics.*"]);
   });
