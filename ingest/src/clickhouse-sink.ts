@@ -6,7 +6,7 @@
  * user input only ever travels as data in the insert body.
  */
 import { Readable } from "node:stream";
-import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from "@clickhouse/client";
 
 export interface ClickHouseSinkOptions {
   readonly url: string;
@@ -36,6 +36,8 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
     request_timeout: options.requestTimeoutMs ?? 60_000,
     max_open_connections: 4,
     keep_alive: { enabled: true },
+    // The shipper logs each failure once, as JSON with a decision; the client's own stderr lines would repeat it.
+    log: { level: ClickHouseLogLevel.OFF },
     clickhouse_settings: {
       // The spool is our durable queue; ClickHouse's async-insert buffer would ack before data is in a part.
       async_insert: 0,
