@@ -13,8 +13,8 @@
  */
 import { LOKI_INTERNAL_URL, LOKI_PUSH_PATH } from "./loki-config";
 import {
-  DOCKER_HOST, JSON_FIELDS, LINE_LABELS, RELABEL_RULES, STRUCTURED_METADATA, TIMESTAMP_FIELD, levelTemplate,
-  sameNameSources, stackContainerFilter,
+  DOCKER_HOST, JSON_FIELDS, LINE_LABELS, RELABEL_RULES, STRUCTURED_METADATA, TIME_MS_FIELD, levelTemplate,
+  sameNameSources, stackContainerFilter, timeMsTemplate,
 } from "./log-pipeline";
 import type { StackConfig } from "./stack-config";
 
@@ -96,9 +96,10 @@ export function alloyConfig(cfg: Pick<StackConfig, "namePrefix">, lokiUrl: strin
       attr("forward_to", [new AlloyRef("loki.write.loki.receiver")]),
       block("stage.json", [attr("expressions", sameNameSources(JSON_FIELDS))]),
       block("stage.template", [attr("source", "level"), attr("template", levelTemplate())]),
+      block("stage.template", [attr("source", TIME_MS_FIELD), attr("template", timeMsTemplate())]),
       block("stage.labels", [attr("values", sameNameSources(LINE_LABELS))]),
       block("stage.structured_metadata", [attr("values", sameNameSources(STRUCTURED_METADATA))]),
-      block("stage.timestamp", [attr("source", TIMESTAMP_FIELD), attr("format", "UnixMs"), attr("action_on_failure", "skip")]),
+      block("stage.timestamp", [attr("source", TIME_MS_FIELD), attr("format", "UnixMs"), attr("action_on_failure", "skip")]),
     ], "containers"),
     block("loki.write", [block("endpoint", [attr("url", `${lokiUrl}${LOKI_PUSH_PATH}`)])], "loki"),
   ];

@@ -5,10 +5,16 @@
  *   user, default database `analytics`. The password goes in secureJsonData, which Grafana encrypts and never
  *   returns through its API.
  * - Loki (uid `loki`): with two derived fields that make a log line lead somewhere:
- *   `request_id` opens every line of every service that mentions that request id (Loki, same Explore time range),
- *   `time` (pino's epoch milliseconds) opens the product dashboard on the hour around that line.
+ *   `request_id` (found in the JSON line) opens, in Explore, every line of the stack that mentions that request id
+ *   over the whole retention; `time_ms` (structured metadata the shipper derives from the line's `time`) opens the
+ *   product dashboard on the hour around that line.
+ *
+ * Both links are plain URLs: Grafana's internal derived-field links hand the target a `{ query }` object, which
+ * the Loki query editor does not read (it reads `expr`), so a Loki-to-Loki internal link would open empty.
  */
 import { LOKI_INTERNAL_URL } from "./loki-config";
+import { TIME_MS_FIELD } from "./log-pipeline";
+import type { StackConfig } from "./stack-config";
 
 export const CLICKHOUSE_DATASOURCE_UID = "clickhouse";
 export const LOKI_DATASOURCE_UID = "loki";
@@ -54,25 +60,46 @@ export function clickhouseSecureJsonData(readerPassword: string): Record<string,
   return { password: readerPassword };
 }
 
+/** The matched value in a derived-field URL, percent-encoded so any id is safe inside a URL. */
+export const MATCHED_VALUE = "${__value.raw:percentencode}";
+
 /**
- * LogQL for "every line mentioning this request id", with Grafana's `${__value.raw}` (the matched id) by default.
- * A line filter rather than a label: request_id is structured metadata, and other services may only mention it.
+ * LogQL for "every line of this stack that mentions this request id". A line filter, not a label matcher:
+ * request_id is structured metadata on the ingest's lines, and other services may only mention it in their text.
  */
-export function requestLogsQuery(requestId = "${__value.raw}"): string {
-  return `{service=~".+"} |= ${JSON.stringify(requestId)}`;
+export function requestLogsQuery(namePrefix: string, requestId = MATCHED_VALUE): string {
+  return `{stack=${JSON.stringify(namePrefix)}} |= ${JSON.stringify(requestId)}`;
 }
 
-/** Matches `"request_id":"<id>"` in a JSON line; the id is group 1. */
-export const REQUEST_ID_MATCHER = String.raw`"request_id"\s*:\s*"([^"]+)"`;
-/** Matches pino's `"time":<epoch ms>` in a JSON line; the milliseconds are group 1. */
-export const EPOCH_MS_TIME_MATCHER = String.raw`"time"\s*:\s*(\d{13})\b`;
+/**
+ * Relative URL of Loki Explore (Grafana 10+ `panes` state) running `expr` over the last `days` days. The state is
+ * URL-encoded except the derived-field token, which Grafana must still find and replace.
+ */
+export function exploreUrl(expr: string, days: number): string {
+  const panes = {
+    request: {
+      datasource: LOKI_DATASOURCE_UID,
+      queries: [{ refId: "A", expr, queryType: "range", datasource: { type: "loki", uid: LOKI_DATASOURCE_UID } }],
+      range: { from: `now-${days}d`, to: "now" },
+    },
+  };
+  const encoded = encodeURIComponent(JSON.stringify(panes)).split(encodeURIComponent(MATCHED_VALUE)).join(MATCHED_VALUE);
+  return `/explore?schemaVersion=1&orgId=1&panes=${encoded}`;
+}
 
-/** Relative URL of the product dashboard centred on the matched epoch-ms time (Grafana's `time`/`time.window`). */
+/**
+ * Matches `"request_id":"<id>"` in a JSON line; the id is group 1. Only ids made of URL- and LogQL-safe characters
+ * (UUIDs, fastify's `req-1`) get a link: the id lands inside a LogQL string inside JSON inside a URL, and Grafana
+ * can escape it for only one of those.
+ */
+export const REQUEST_ID_MATCHER = String.raw`"request_id"\s*:\s*"([A-Za-z0-9_.:-]{1,128})"`;
+
+/** Relative URL of the product dashboard centred on an epoch-ms time (Grafana's `time` and `time.window`). */
 export function dashboardAroundLineUrl(epochMs = "${__value.raw}"): string {
   return `/d/${PRODUCT_DASHBOARD_UID}?time=${epochMs}&time.window=${LINE_TO_DASHBOARD_WINDOW_MS}`;
 }
 
-export function lokiDatasource(): DatasourcePayload {
+export function lokiDatasource(cfg: Pick<StackConfig, "namePrefix" | "logRetentionDays">): DatasourcePayload {
   return {
     name: "Loki",
     type: "loki",
@@ -87,14 +114,14 @@ export function lokiDatasource(): DatasourcePayload {
           name: "request_id",
           matcherType: "regex",
           matcherRegex: REQUEST_ID_MATCHER,
-          datasourceUid: LOKI_DATASOURCE_UID,
-          url: requestLogsQuery(),
+          url: exploreUrl(requestLogsQuery(cfg.namePrefix), cfg.logRetentionDays),
           urlDisplayLabel: "All logs of this request",
         },
         {
           name: "product_dashboard",
-          matcherType: "regex",
-          matcherRegex: EPOCH_MS_TIME_MATCHER,
+          // A label matcher reads the entry's labels and structured metadata, where the shipper put time_ms.
+          matcherType: "label",
+          matcherRegex: `^${TIME_MS_FIELD}$`,
           url: dashboardAroundLineUrl(),
           urlDisplayLabel: "Product analytics around this line",
         },

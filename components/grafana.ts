@@ -63,7 +63,7 @@ export function grafanaArtifacts(cfg: StackConfig): Record<string, string> {
       ...clickhouseDatasource(),
       secureJsonData: clickhouseSecureJsonData(secretPlaceholder("clickhouseReaderPassword")),
     }),
-    "grafana/datasources/loki.json": json(lokiDatasource()),
+    "grafana/datasources/loki.json": json(lokiDatasource(cfg)),
   };
 }
 
@@ -140,7 +140,7 @@ export class Grafana extends pulumi.ComponentResource {
       secureJsonDataEncoded: pulumi.secret(args.clickhouseReaderPassword)
         .apply((password) => JSON.stringify(clickhouseSecureJsonData(password))),
     }, datasourceOpts);
-    this.lokiDatasource = new grafana.oss.DataSource(`${name}-loki-datasource`, toArgs(lokiDatasource()), datasourceOpts);
+    this.lokiDatasource = new grafana.oss.DataSource(`${name}-loki-datasource`, toArgs(lokiDatasource(cfg)), datasourceOpts);
 
     this.registerOutputs({ url: this.url });
   }

@@ -50,14 +50,46 @@ export function levelTemplate(): string {
   return `{{- $l := ToLower (TrimSpace (print .Value)) -}}${branches.join("")}{{- end -}}`;
 }
 
-/** Fields read from JSON lines: the level, the correlation ids, and pino's epoch-millisecond `time`. */
+/** Fields read from JSON lines: the level, the correlation ids, and the line's own `time`. */
 export const JSON_FIELDS = ["level", "request_id", "user_id", "time"] as const;
 /** Extracted fields that become stream labels. */
 export const LINE_LABELS = ["level"] as const;
-/** Extracted fields kept as structured metadata (high cardinality: never labels). */
-export const STRUCTURED_METADATA = ["request_id", "user_id"] as const;
-/** The field whose value becomes the entry's timestamp when it parses as epoch milliseconds. */
-export const TIMESTAMP_FIELD = "time";
+/**
+ * The line's time in epoch milliseconds, derived from `time`: it becomes the entry's timestamp (the moment the
+ * service logged, not when Docker handed the line over) and is kept so Grafana can link a line to the dashboards
+ * at that moment (a derived field can only use a value it finds on the line).
+ */
+export const TIME_MS_FIELD = "time_ms";
+/** Extracted fields kept as structured metadata (unbounded values: never labels). */
+export const STRUCTURED_METADATA = ["request_id", "user_id", TIME_MS_FIELD] as const;
+
+/** An ISO-8601 time with a zone, such as pino's isoTime `2026-01-01T00:00:00.123Z`. */
+const ISO_TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$/;
+
+/**
+ * Reference implementation of the time conversion the shipper applies: pino's default epoch milliseconds (13 digits)
+ * as they are, an ISO-8601 time with zone (pino's isoTime, Grafana, Loki) converted, anything else dropped.
+ */
+export function epochMillis(raw: unknown): number | undefined {
+  if (typeof raw !== "string" && typeof raw !== "number") return undefined;
+  const value = String(raw);
+  if (/^[0-9]{13}$/.test(value)) return Number(value);
+  if (!ISO_TIME.test(value)) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) || ms <= 0 ? undefined : ms;
+}
+
+/**
+ * Go template (with the sprig functions both shippers load) computing `time_ms` from the extracted `time`, as
+ * `epochMillis` does; an empty result leaves `time_ms` unset, so the entry keeps Docker's timestamp.
+ */
+export function timeMsTemplate(): string {
+  return "{{- with .time -}}" +
+    `{{- if regexMatch ${JSON.stringify("^[0-9]{13}$")} . -}}{{ . }}` +
+    `{{- else if regexMatch ${JSON.stringify(ISO_TIME.source)} . -}}` +
+    `{{- $ms := (toDate "2006-01-02T15:04:05Z07:00" .).UnixMilli -}}{{- if gt $ms 0 -}}{{ $ms }}{{- end -}}` +
+    "{{- end -}}{{- end -}}";
+}
 
 /** `{ field: "" }`: in every shipper stage used here, an empty source means "the extracted value of that name". */
 export function sameNameSources(fields: readonly string[]): Record<string, string> {

@@ -11,8 +11,8 @@
 import { stringify } from "yaml";
 import { LOKI_INTERNAL_URL, LOKI_PUSH_PATH } from "./loki-config";
 import {
-  DOCKER_HOST, JSON_FIELDS, LINE_LABELS, RELABEL_RULES, STRUCTURED_METADATA, TIMESTAMP_FIELD, levelTemplate,
-  sameNameSources, stackContainerFilter,
+  DOCKER_HOST, JSON_FIELDS, LINE_LABELS, RELABEL_RULES, STRUCTURED_METADATA, TIME_MS_FIELD, levelTemplate,
+  sameNameSources, stackContainerFilter, timeMsTemplate,
 } from "./log-pipeline";
 import type { StackConfig } from "./stack-config";
 
@@ -46,10 +46,11 @@ export function promtailConfig(cfg: Pick<StackConfig, "namePrefix">, lokiUrl: st
         // A line that is not JSON passes through unchanged, with no level label.
         { json: { expressions: sameNameSources(JSON_FIELDS) } },
         { template: { source: "level", template: levelTemplate() } },
+        { template: { source: TIME_MS_FIELD, template: timeMsTemplate() } },
         { labels: sameNameSources(LINE_LABELS) },
         { structured_metadata: sameNameSources(STRUCTURED_METADATA) },
-        // Keep Docker's receive time when `time` is absent or not epoch milliseconds.
-        { timestamp: { source: TIMESTAMP_FIELD, format: "UnixMs", action_on_failure: "skip" } },
+        // Without a usable `time` the entry keeps Docker's receive time.
+        { timestamp: { source: TIME_MS_FIELD, format: "UnixMs", action_on_failure: "skip" } },
       ],
     }],
   };

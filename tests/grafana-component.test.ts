@@ -86,7 +86,7 @@ describe("Grafana component", () => {
 
     const loki = find(DATASOURCE, "grafana-loki-datasource");
     expect(loki.inputs).toMatchObject({ uid: "loki", type: "loki", url: "http://loki:3100" });
-    expect(JSON.parse(loki.inputs.jsonDataEncoded)).toEqual(lokiDatasource().jsonData);
+    expect(JSON.parse(loki.inputs.jsonDataEncoded)).toEqual(lokiDatasource(dev).jsonData);
     expect(loki.secretInputs).toEqual([]);
   });
 

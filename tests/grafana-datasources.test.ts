@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  EPOCH_MS_TIME_MATCHER, LINE_TO_DASHBOARD_WINDOW_MS, REQUEST_ID_MATCHER, clickhouseDatasource, clickhouseSecureJsonData,
-  dashboardAroundLineUrl, lokiDatasource, requestLogsQuery,
+  LINE_TO_DASHBOARD_WINDOW_MS, MATCHED_VALUE, REQUEST_ID_MATCHER, clickhouseDatasource, clickhouseSecureJsonData,
+  lokiDatasource, requestLogsQuery,
 } from "../components/grafana-datasources";
 import { GRAFANA_HEALTHCHECK_TESTS, GRAFANA_HTTP_PORT, grafanaArtifacts, grafanaEnvironment, grafanaHostUrl } from "../components/grafana";
 import { loadConfig } from "../components/stack-config";
 import { logqlProblems } from "./support/logql";
 import { runHealthcheck, startStatusServer } from "./support/healthcheck-probe";
 
-const dev = loadConfig({}, "dev");
+const dev = loadConfig({ logRetentionDays: "7" }, "dev");
 // A line as the ingest service's pino logger writes it (numeric level, epoch-ms time).
 const pinoLine = '{"level":50,"time":1767225600123,"pid":1,"hostname":"ingest","request_id":"req-7f3a","user_id":"u_42","msg":"insert failed"}';
 
@@ -27,46 +27,65 @@ describe("ClickHouse datasource", () => {
 });
 
 describe("Loki datasource", () => {
-  const loki = lokiDatasource();
+  const loki = lokiDatasource(dev);
   const fields = loki.jsonData.derivedFields as Array<Record<string, string>>;
   const field = (name: string) => fields.find((f) => f.name === name)!;
+  /** What Grafana does with a derived field's URL: substitute the matched value (percent-encoded), then open it. */
+  const follow = (url: string, value: string) =>
+    new URL(url.replaceAll(MATCHED_VALUE, encodeURIComponent(value)).replaceAll("${__value.raw}", value), "http://grafana.test");
 
   it("points at Loki inside the network with a fixed uid", () => {
     expect(loki).toMatchObject({ type: "loki", uid: "loki", url: "http://loki:3100", accessMode: "proxy" });
     expect(loki.jsonData.maxLines).toBe(1000);
   });
 
-  it("finds the request id in a pino line and opens every line that mentions it, in Loki", () => {
+  it("finds the request id in a pino line and opens Explore on every line of the stack that mentions it", () => {
     const requestId = field("request_id");
-    expect(new RegExp(requestId.matcherRegex).exec(pinoLine)?.[1]).toBe("req-7f3a");
-    expect(requestId.datasourceUid).toBe("loki");
-    expect(requestId.url).toBe('{service=~".+"} |= "${__value.raw}"');
-    expect(requestLogsQuery("req-7f3a")).toBe('{service=~".+"} |= "req-7f3a"');
+    const id = new RegExp(requestId.matcherRegex).exec(pinoLine)?.[1];
+    expect(id).toBe("req-7f3a");
+    expect(requestId.datasourceUid).toBeUndefined();
+    const url = follow(requestId.url, id!);
+    expect(url.pathname).toBe("/explore");
+    const panes = JSON.parse(url.searchParams.get("panes")!);
+    const pane = Object.values(panes)[0] as { datasource: string; queries: Array<{ expr: string }>; range: { from: string } };
+    expect(pane.datasource).toBe("loki");
+    expect(pane.queries[0].expr).toBe('{stack="analytics-dev"} |= "req-7f3a"');
+    // The whole retention: the request's lines are found wherever the user is looking from.
+    expect(pane.range).toEqual({ from: "now-7d", to: "now" });
   });
 
-  it("finds pino's epoch-ms time and opens the product dashboard on the hour around it", () => {
+  it("links UUID request ids, and no id that would break the URL, the JSON state or the LogQL string", () => {
+    const matcher = new RegExp(field("request_id").matcherRegex);
+    const uuid = "5f0c6a1e-8a4b-4c1d-9a39-2f6f1f2b7c11";
+    expect(matcher.exec(`{"request_id":"${uuid}"}`)?.[1]).toBe(uuid);
+    const pane = Object.values(JSON.parse(follow(field("request_id").url, uuid).searchParams.get("panes")!))[0] as { queries: Array<{ expr: string }> };
+    expect(pane.queries[0].expr).toBe(`{stack="analytics-dev"} |= "${uuid}"`);
+    for (const odd of ['a&b=c', 'q\\"uote', "sp ace", "x".repeat(129)]) {
+      expect(matcher.exec(JSON.stringify({ request_id: odd })), odd).toBeNull();
+    }
+  });
+
+  it("opens the product dashboard on the hour around the line's time_ms", () => {
     const dashboard = field("product_dashboard");
-    const ms = new RegExp(dashboard.matcherRegex).exec(pinoLine)?.[1];
-    expect(ms).toBe("1767225600123");
-    expect(dashboard.datasourceUid).toBeUndefined();
-    const url = new URL(dashboard.url.replace("${__value.raw}", ms!), "http://grafana.test");
+    expect(dashboard.matcherType).toBe("label");
+    expect(new RegExp(dashboard.matcherRegex).test("time_ms")).toBe(true);
+    expect(new RegExp(dashboard.matcherRegex).test("time_ms_x")).toBe(false);
+    const url = follow(dashboard.url, "1767225600123");
     expect(url.pathname).toBe("/d/product-analytics");
     const time = Number(url.searchParams.get("time"));
     const window = Number(url.searchParams.get("time.window"));
     // Grafana opens [time - window/2, time + window/2].
     expect([time - window / 2, time + window / 2]).toEqual([1767225600123 - 1_800_000, 1767225600123 + 1_800_000]);
     expect(window).toBe(LINE_TO_DASHBOARD_WINDOW_MS);
-    expect(dashboardAroundLineUrl("1")).toBe("/d/product-analytics?time=1&time.window=3600000");
   });
 
-  it("ignores times that are not epoch milliseconds and lines without a request id", () => {
-    expect(new RegExp(EPOCH_MS_TIME_MATCHER).exec('{"time":"2026-01-01T00:00:00Z"}')).toBeNull();
-    expect(new RegExp(EPOCH_MS_TIME_MATCHER).exec('{"time":17672256001234}')).toBeNull();
+  it("finds no request id in a line without one", () => {
     expect(new RegExp(REQUEST_ID_MATCHER).exec('{"level":30,"msg":"flush"}')).toBeNull();
   });
 
-  it("generates LogQL that Loki accepts, as a template and with a real id", () => {
-    for (const query of [field("request_id").url, requestLogsQuery("req-7f3a"), requestLogsQuery('odd "quoted\\ id')]) {
+  it("generates LogQL that Loki accepts, as a template and with real ids", () => {
+    for (const query of [requestLogsQuery(dev.namePrefix), requestLogsQuery(dev.namePrefix, "req-7f3a"),
+      requestLogsQuery(dev.namePrefix, 'odd "quoted\\ id')]) {
       expect(logqlProblems(query), query).toEqual([]);
     }
   });
@@ -105,7 +124,7 @@ describe("Grafana artifacts", () => {
     expect(files["grafana/environment.env"]).toContain("GF_SECURITY_ADMIN_PASSWORD=<generated: grafanaAdminPassword>");
     const clickhouse = JSON.parse(files["grafana/datasources/clickhouse.json"]);
     expect(clickhouse.secureJsonData).toEqual({ password: "<generated: clickhouseReaderPassword>" });
-    expect(JSON.parse(files["grafana/datasources/loki.json"])).toEqual(lokiDatasource());
+    expect(JSON.parse(files["grafana/datasources/loki.json"])).toEqual(lokiDatasource(dev));
   });
 });
 

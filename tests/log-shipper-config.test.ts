@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { AlloyRef, renderAlloy, renderAlloyConfig } from "../components/alloy-config";
 import {
-  LEVEL_ALIASES, STREAM_LABELS, levelTemplate, normalizeLevel, type LogLevel,
+  LEVEL_ALIASES, STREAM_LABELS, epochMillis, levelTemplate, normalizeLevel, timeMsTemplate, type LogLevel,
 } from "../components/log-pipeline";
 import { bashHttpProbe, logShipperArtifacts, shipperPlan } from "../components/log-shipper";
 import { PROMTAIL_HTTP_PORT, renderPromtailConfig } from "../components/promtail-config";
@@ -116,7 +116,7 @@ describe("Promtail config", () => {
 
   it("parses JSON lines, maps the level, and makes level the only label taken from the line", () => {
     expect(Object.keys(stage("json")[0].expressions)).toEqual(expect.arrayContaining(["level", "request_id"]));
-    expect(stage("template")).toEqual([{ source: "level", template: levelTemplate() }]);
+    expect(stage("template")[0]).toEqual({ source: "level", template: levelTemplate() });
     expect(stage("labels")).toEqual([{ level: "" }]);
   });
 
@@ -126,8 +126,12 @@ describe("Promtail config", () => {
     expect(scrape.relabel_configs.map((r: { target_label: string }) => r.target_label)).not.toContain("request_id");
   });
 
-  it("takes the entry time from pino's epoch milliseconds, keeping Docker's time when it is absent", () => {
-    expect(stage("timestamp")).toEqual([{ source: "time", format: "UnixMs", action_on_failure: "skip" }]);
+  it("takes the entry time from the line's own time (epoch ms or ISO-8601), keeping Docker's when it has none", () => {
+    expect(stage("template")[1]).toEqual({ source: "time_ms", template: timeMsTemplate() });
+    expect(stage("timestamp")).toEqual([{ source: "time_ms", format: "UnixMs", action_on_failure: "skip" }]);
+    expect(Object.keys(stage("structured_metadata")[0])).toContain("time_ms");
+    const names = scrape.pipeline_stages.map((s: Record<string, unknown>) => Object.keys(s)[0]);
+    expect(names.indexOf("timestamp")).toBeGreaterThan(names.lastIndexOf("template"));
   });
 
   it("pushes to Loki inside the network and keeps positions on its volume", () => {
@@ -163,6 +167,20 @@ describe("level mapping", () => {
     // Every alias is lower case and trimmed: the template lower-cases and trims before comparing.
     for (const aliases of Object.values(LEVEL_ALIASES)) for (const a of aliases) expect(a).toBe(a.trim().toLowerCase());
   });
+});
+
+describe("line time", () => {
+  it.each([
+    [1767225600123, 1767225600123], ["1767225600123", 1767225600123], ["2026-01-01T00:00:00.123Z", 1767225600123],
+    ["2026-01-01T01:00:00+01:00", 1767225600000], ["2026-01-01T00:00:00Z", 1767225600000],
+  ])("reads %j as %i ms", (raw, ms) => {
+    expect(epochMillis(raw)).toBe(ms);
+  });
+
+  it.each([[176722560012], ["1767225600.123"], ["2026-01-01 00:00:00"], ["2026-01-01T00:00:00"], ["2026-13-01T00:00:00Z"], ["soon"], [null]])(
+    "gives no time for %j", (raw) => {
+      expect(epochMillis(raw)).toBeUndefined();
+    });
 });
 
 describe("Alloy config", () => {
@@ -208,13 +226,16 @@ describe("Alloy config", () => {
   it("runs the same pipeline stages as Promtail: level label, request_id as structured metadata", () => {
     const stages = component("loki.process").blocks;
     const byName = (name: string) => stages.filter((s) => s.name === name).map((s) => s.attrs);
-    expect(stages.map((s) => s.name)).toEqual(["stage.json", "stage.template", "stage.labels", "stage.structured_metadata", "stage.timestamp"]);
-    const promtailStages = parse(renderPromtailConfig(prod)).scrape_configs[0].pipeline_stages;
+    const promtailStages: Record<string, Record<string, unknown>>[] = parse(renderPromtailConfig(prod)).scrape_configs[0].pipeline_stages;
+    // Same stages, in the same order, with the same settings.
+    expect(stages.map((s) => s.name)).toEqual(promtailStages.map((s) => `stage.${Object.keys(s)[0]}`));
     expect(byName("stage.json")[0].expressions).toEqual(promtailStages[0].json.expressions);
-    expect(byName("stage.template")).toEqual([{ source: "level", template: levelTemplate() }]);
+    expect(byName("stage.template")).toEqual([
+      { source: "level", template: levelTemplate() }, { source: "time_ms", template: timeMsTemplate() }]);
     expect(byName("stage.labels")).toEqual([{ values: { level: "" } }]);
+    expect(byName("stage.structured_metadata")[0].values).toEqual(promtailStages.find((s) => "structured_metadata" in s)!.structured_metadata);
     expect(Object.keys(byName("stage.structured_metadata")[0].values as object)).toContain("request_id");
-    expect(byName("stage.timestamp")).toEqual([{ source: "time", format: "UnixMs", action_on_failure: "skip" }]);
+    expect(byName("stage.timestamp")).toEqual([{ source: "time_ms", format: "UnixMs", action_on_failure: "skip" }]);
   });
 
   it("pushes to Loki inside the network", () => {
