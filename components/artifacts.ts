@@ -2,6 +2,11 @@
  * Every file the stack generates, as a pure function of its config: what `npm run render` writes, what reviewers
  * read to see exactly what will run, and what tests parse. Each component module contributes its own producer.
  */
+import { clickhouseArtifacts } from "./clickhouse";
+import { dashboardArtifacts } from "./dashboards";
+import { grafanaArtifacts } from "./grafana";
+import { logShipperArtifacts } from "./log-shipper";
+import { lokiArtifacts } from "./loki";
 import type { StackConfig } from "./stack-config";
 
 export type ArtifactProducer = (cfg: StackConfig) => Record<string, string>;
@@ -13,6 +18,11 @@ function stackConfigArtifacts(cfg: StackConfig): Record<string, string> {
 
 export const ARTIFACT_PRODUCERS: readonly ArtifactProducer[] = [
   stackConfigArtifacts,
+  (cfg) => clickhouseArtifacts(cfg),
+  lokiArtifacts,
+  logShipperArtifacts,
+  grafanaArtifacts,
+  (cfg) => dashboardArtifacts(cfg),
 ];
 
 /** All artifacts for a stack; throws if two producers claim the same path. */

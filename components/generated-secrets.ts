@@ -22,10 +22,11 @@ export class GeneratedSecrets extends pulumi.ComponentResource {
     const values = {} as Record<SecretKey, pulumi.Output<string>>;
     for (const key of SECRET_KEYS) {
       const provided = args.provided[key];
-      values[key] = provided ? pulumi.secret(provided) : new random.RandomPassword(`${name}-${key}`, {
+      // RandomPassword.result is secret in real deployments; wrapping makes that explicit and provider-independent.
+      values[key] = pulumi.secret(provided ?? new random.RandomPassword(`${name}-${key}`, {
         length: key === "ingestWriteKeys" ? 40 : 32,
         special: false,
-      }, { parent: this }).result;
+      }, { parent: this }).result);
     }
     this.values = values;
     this.registerOutputs({});

@@ -1,0 +1,85 @@
+/**
+ * The whole stack for one environment: network, generated secrets, ClickHouse with its schema, Loki, the log
+ * shipper, Grafana with its datasources, dashboards and alerts, and the ingest service.
+ *
+ * Order is carried by dependencies, not by declaration: the schema waits for the healthy ClickHouse container;
+ * the Grafana datasources wait for Grafana, the schema (the reader user and tables exist) and Loki; the
+ * dashboards and alerts wait for the datasources; the ingest waits for the schema (its writer user and tables).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ClickHouse } from "./clickhouse";
+import { Dashboards } from "./dashboards";
+import { GeneratedSecrets } from "./generated-secrets";
+import { Grafana } from "./grafana";
+import { LogShipper } from "./log-shipper";
+import { Loki } from "./loki";
+import { Network } from "./network";
+import type { SecretKey, StackConfig } from "./stack-config";
+
+export interface AnalyticsStackArgs {
+  readonly config: StackConfig;
+  /** Secrets the stack set; every missing one is generated. */
+  readonly secrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
+  /** Directory of migration files; defaults to the repository's sql/. */
+  readonly migrationsDir?: string;
+}
+
+export class AnalyticsStack extends pulumi.ComponentResource {
+  public readonly grafanaUrl: pulumi.Output<string>;
+  public readonly productDashboardUrl: pulumi.Output<string>;
+  public readonly ingestDashboardUrl: pulumi.Output<string>;
+  public readonly clickhouseUrl: pulumi.Output<string>;
+  public readonly grafanaAdminPassword: pulumi.Output<string>;
+  public readonly clickhouse: ClickHouse;
+  public readonly grafana: Grafana;
+  public readonly secrets: GeneratedSecrets;
+
+  constructor(name: string, args: AnalyticsStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("analytics:stack:AnalyticsStack", name, {}, opts);
+    const cfg = args.config;
+    const child = { parent: this };
+
+    this.secrets = new GeneratedSecrets(`${name}-secrets`, { provided: args.secrets }, child);
+    const secret = this.secrets.values;
+    const network = new Network(`${name}-network`, { namePrefix: cfg.namePrefix }, child);
+
+    this.clickhouse = new ClickHouse(`${name}-clickhouse`, {
+      config: cfg,
+      networkName: network.name,
+      passwords: {
+        migrator: secret.clickhouseMigratorPassword,
+        writer: secret.clickhouseWriterPassword,
+        reader: secret.clickhouseReaderPassword,
+      },
+      migrationsDir: args.migrationsDir,
+    }, child);
+
+    const loki = new Loki(`${name}-loki`, { config: cfg, networkName: network.name }, child);
+    new LogShipper(`${name}-logs`, { config: cfg, networkName: network.name, lokiUrl: loki.internalUrl }, child);
+
+    this.grafana = new Grafana(`${name}-grafana`, {
+      config: cfg,
+      networkName: network.name,
+      grafanaAdminPassword: secret.grafanaAdminPassword,
+      clickhouseReaderPassword: secret.clickhouseReaderPassword,
+      datasourcesDependOn: [this.clickhouse.schema, loki.container],
+    }, child);
+
+    const dashboards = new Dashboards(`${name}-dashboards`, {
+      config: cfg,
+      provider: this.grafana.provider,
+      datasources: [this.grafana.clickhouseDatasource, this.grafana.lokiDatasource],
+    }, child);
+
+    this.grafanaUrl = this.grafana.url;
+    this.productDashboardUrl = dashboards.productDashboardUrl;
+    this.ingestDashboardUrl = dashboards.ingestDashboardUrl;
+    this.clickhouseUrl = this.clickhouse.hostHttpUrl;
+    this.grafanaAdminPassword = secret.grafanaAdminPassword;
+    this.registerOutputs({
+      grafanaUrl: this.grafanaUrl,
+      productDashboardUrl: this.productDashboardUrl,
+      clickhouseUrl: this.clickhouseUrl,
+    });
+  }
+}

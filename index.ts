@@ -1,0 +1,17 @@
+/**
+ * Entry point of `pulumi up`: reads and validates the stack's config once, builds the stack, exports what a user
+ * opens. Everything else lives in components/ (resources) and dashboards/ (pure builders).
+ */
+import { AnalyticsStack } from "./components/analytics-stack";
+import { readStackConfig } from "./components/pulumi-config";
+
+const { cfg, secrets } = readStackConfig();
+const stack = new AnalyticsStack("analytics", { config: cfg, secrets });
+
+export const grafanaUrl = stack.grafanaUrl;
+export const productDashboardUrl = stack.productDashboardUrl;
+export const ingestDashboardUrl = stack.ingestDashboardUrl;
+export const clickhouseUrl = stack.clickhouseUrl;
+/** Generated credentials: `pulumi stack output --show-secrets`. */
+export const grafanaAdminUser = "admin";
+export const grafanaAdminPassword = stack.grafanaAdminPassword;
