@@ -8,7 +8,7 @@
  * record per request -> 200 once it is fsync'd. Any refusal is an IngestError with a JSON body naming the field.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { describeProblem, IngestError, type ErrorCode, type FieldProblem } from "./errors";
 import { batchSchema, eventSchema, MAX_BATCH_BYTES, MAX_EVENT_BYTES, MAX_JSON_DEPTH, type EventType } from "./event-schema";
@@ -140,15 +140,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
-    requestIdLogLabel: "request_id",
+    // Our onResponse hook writes the one line per request; Fastify's own two lines are off.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "request_id" }),
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: MAX_BATCH_BYTES,
     return503OnClosing: true,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } },
   });
   app.decorateRequest("outcome", null);
 
@@ -168,15 +168,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.addHook("onResponse", async (request, reply) => {
     const outcome = request.outcome;
-    if (!outcome && request.url.startsWith("/metrics")) return;
     const line = {
       method: request.method, url: request.url, status: reply.statusCode,
       duration_ms: Math.round(reply.elapsedTime * 100) / 100, ...outcome,
     };
-    if (reply.statusCode >= 500) request.log.error(line, "request");
+    // Probes and scrapes (no outcome) are routine, whatever their status: debug. Event requests: info, warn on 4xx.
+    if (!outcome) request.log.debug(line, "request");
+    else if (reply.statusCode >= 500) request.log.error(line, "request");
     else if (reply.statusCode >= 400) request.log.warn(line, "request");
-    else if (outcome) request.log.info(line, "request");
-    else request.log.debug(line, "request");
+    else request.log.info(line, "request");
   });
 
   app.setErrorHandler(async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {

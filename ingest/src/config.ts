@@ -48,6 +48,22 @@ export class IngestConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** Variables that may instead be given as `<NAME>_FILE`, a path whose content is the value (Docker-secrets style). */
+export const FILE_VARIABLES = ["INGEST_WRITE_KEYS", "CLICKHOUSE_PASSWORD"] as const;
+
+/**
+ * Resolves `<NAME>_FILE` variables into `<NAME>`, so secrets can be files in the container instead of environment
+ * variables (which `docker inspect` shows). `readFile` is passed in so this stays testable without a filesystem.
+ */
+export function withFileSecrets(env: Env, readFile: (path: string) => string): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  for (const name of FILE_VARIABLES) {
+    const path = env[`${name}_FILE`];
+    if (path !== undefined && env[name] === undefined) out[name] = readFile(path).replace(/\r?\n$/, "");
+  }
+  return out;
+}
+
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 

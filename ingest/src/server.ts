@@ -2,14 +2,15 @@
  * Process entry point: reads the environment, starts the service, listens, and turns SIGTERM/SIGINT into a
  * graceful shutdown that exits 0. Everything else lives in service.ts and app.ts.
  */
+import { readFileSync } from "node:fs";
 import pino from "pino";
-import { loadIngestConfig, IngestConfigError } from "./config";
+import { IngestConfigError, loadIngestConfig, withFileSecrets } from "./config";
 import { createService } from "./service";
 
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadIngestConfig(process.env);
+    config = loadIngestConfig(withFileSecrets(process.env, (path) => readFileSync(path, "utf8")));
   } catch (error) {
     if (error instanceof IngestConfigError) {
       process.stderr.write(`${JSON.stringify({ level: "fatal", msg: error.message, problems: error.problems })}\n`);

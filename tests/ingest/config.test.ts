@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { IngestConfigError, loadIngestConfig } from "../../ingest/src/config";
+import { IngestConfigError, loadIngestConfig, withFileSecrets } from "../../ingest/src/config";
 
 const minimal = { INGEST_WRITE_KEYS: "key-aaaaaaaa, key-bbbbbbbb", CLICKHOUSE_URL: "http://clickhouse:8123", CLICKHOUSE_PASSWORD: "pw" };
 
@@ -25,5 +25,14 @@ describe("ingest configuration from the environment", () => {
   it("has no default secrets", () => {
     expect(() => loadIngestConfig({ CLICKHOUSE_URL: "http://x:8123", CLICKHOUSE_PASSWORD: "p" })).toThrow(/INGEST_WRITE_KEYS is required/);
     expect(() => loadIngestConfig({ INGEST_WRITE_KEYS: "key-aaaaaaaa", CLICKHOUSE_URL: "http://x:8123" })).toThrow(/CLICKHOUSE_PASSWORD is required/);
+  });
+});
+
+describe("secrets from files", () => {
+  it("reads <NAME>_FILE into <NAME>, dropping one trailing newline, unless <NAME> is set", () => {
+    const files: Record<string, string> = { "/run/secrets/keys": "key-aaaaaaaa,key-bbbbbbbb\n", "/run/secrets/pw": "pw\n" };
+    const env = withFileSecrets({ INGEST_WRITE_KEYS_FILE: "/run/secrets/keys", CLICKHOUSE_PASSWORD_FILE: "/run/secrets/pw", CLICKHOUSE_URL: "http://ch:8123" }, (p) => files[p]);
+    expect(loadIngestConfig(env)).toMatchObject({ writeKeys: ["key-aaaaaaaa", "key-bbbbbbbb"], clickhouse: { password: "pw" } });
+    expect(withFileSecrets({ CLICKHOUSE_PASSWORD: "direct", CLICKHOUSE_PASSWORD_FILE: "/x" }, () => "file").CLICKHOUSE_PASSWORD).toBe("direct");
   });
 });
