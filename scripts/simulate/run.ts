@@ -121,19 +121,20 @@ export async function runSimulation(options: SimulateOptions, deps: RunDeps): Pr
     progress.start(`live ~${options.liveRate}/s`, Number.isFinite(endMs) ? options.liveRate * options.liveMinutes * 60 : undefined);
     const pending: SimEvent[] = [];
     const pendingLogs: AppLogLine[] = [];
-    const liveStartMs = now();
-    let generated = 0;
-    let tickMs = liveStartMs;
+    let tickMs = now();
+    let bursts = 0;
     while (!deps.signal?.aborted && tickMs < endMs) {
-      // Generate the coming second's share of traffic (a session runs on for minutes, so some of it is due
-      // later), then send whatever is due by now.
-      const target = Math.floor(((tickMs - liveStartMs) / 1000 + 1) * options.liveRate);
-      for (let bursts = 0; generated < target && bursts < options.liveRate + 1000; bursts++) {
+      // Top up the coming second to `liveRate` events. A session runs on for minutes, so each burst also adds
+      // events for later seconds; counting what is already due keeps the rate steady instead of ramping up.
+      const windowEnd = tickMs + 1000;
+      // Events before tickMs belong to the second that just ended (they are released below, at its end).
+      let due = countBefore(pending, windowEnd) - countBefore(pending, tickMs);
+      for (let made = 0; due < options.liveRate && made < options.liveRate + 1000; made++) {
         // Spread the bursts over the second, deterministically.
-        const burst = model.liveBurst(tickMs + ((generated * 7919) % 1000));
+        const burst = model.liveBurst(tickMs + ((bursts++ * 7919) % 1000));
         pending.push(...burst.events);
         pendingLogs.push(...burst.logs);
-        generated += burst.events.length;
+        for (const e of burst.events) if (e.timeMs >= tickMs && e.timeMs < windowEnd) due++;
       }
       pending.sort((a, b) => a.timeMs - b.timeMs);
       pendingLogs.sort((a, b) => a.timeMs - b.timeMs);
@@ -164,6 +165,18 @@ export async function runSimulation(options: SimulateOptions, deps: RunDeps): Pr
     digest: `sha256:${digest.digest("hex")}`,
     elapsedMs: now() - started,
   };
+}
+
+/** Number of leading items before `endMs` (the array is in time order). */
+function countBefore(items: readonly { timeMs: number }[], endMs: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (items[mid].timeMs < endMs) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Removes and returns the leading items due by `nowMs` (the array is in time order). */
