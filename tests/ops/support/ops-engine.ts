@@ -1,0 +1,64 @@
+/**
+ * chDB for the operations tests, booted with a server config the way the stack's ClickHouse is configured for the
+ * command under test:
+ * - its `default` user gets exactly the grants of a stack role (components/clickhouse-users.ts `roleGrants()`), plus
+ *   any extra grants, so a test proves the role may run the command (chDB always runs as `default`; CREATE USER is
+ *   refused, but a users.xml from the config file applies);
+ * - optionally a local disk named like the stack's backup disk, allowed for BACKUP/RESTORE.
+ * Then every migration in sql/ is applied as that user, as the stack's schema step does.
+ *
+ * chDB binds one engine per process with the config of the first session, so one engine per test file.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import { Session } from "chdb";
+import { createChdbConnection } from "chdb/connection";
+import { escapeXml, roleGrants, type ClickHouseRole } from "../../../components/clickhouse-users";
+import { applyMigrations, readMigrationSources, toMigrationFiles } from "../../../components/migrations";
+
+type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["connection"]>;
+
+export const SQL_DIR = join(__dirname, "..", "..", "..", "sql");
+
+export interface OpsEngineOptions {
+  readonly role: ClickHouseRole;
+  readonly extraGrants?: readonly string[];
+  /** Server config fragment (inside <clickhouse>), such as a backup disk. */
+  readonly serverConfig?: (dir: string) => string;
+}
+
+export interface OpsEngine {
+  readonly client: ClickHouseClient;
+  readonly dir: string;
+  rows<T = Record<string, unknown>>(query: string, params?: Record<string, unknown>): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function startOpsEngine(options: OpsEngineOptions): Promise<OpsEngine> {
+  const dir = mkdtempSync(join(tmpdir(), "ops-engine-"));
+  mkdirSync(join(dir, "data"));
+  const grants = [...roleGrants()[options.role], ...(options.extraGrants ?? [])];
+  writeFileSync(join(dir, "users.xml"), "<clickhouse><profiles><default/></profiles><quotas><default/></quotas><users><default>" +
+    "<password></password><networks><ip>::/0</ip></networks><profile>default</profile><quota>default</quota>" +
+    `<access_management>0</access_management><grants>${grants.map((g) => `<query>${escapeXml(g)}</query>`).join("")}</grants>` +
+    "</default></users></clickhouse>");
+  writeFileSync(join(dir, "config.xml"), `<clickhouse><user_directories><users_xml><path>${join(dir, "users.xml")}</path></users_xml></user_directories>` +
+    `${options.serverConfig?.(dir) ?? ""}</clickhouse>`);
+  const session = new Session(join(dir, "data"), { connectionArgs: [`--config-file=${join(dir, "config.xml")}`] });
+  const client = createClient({ connection: createChdbConnection({ path: join(dir, "data") }) as unknown as ClientConnection });
+  await applyMigrations(client, toMigrationFiles(readMigrationSources(SQL_DIR)));
+  return {
+    client,
+    dir,
+    async rows<T>(query: string, params?: Record<string, unknown>): Promise<T[]> {
+      return (await client.query({ query, query_params: params, format: "JSONEachRow" })).json<T>();
+    },
+    async close() {
+      await client.close();
+      session.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
