@@ -12,6 +12,10 @@ export const grafanaUrl = stack.grafanaUrl;
 export const productDashboardUrl = stack.productDashboardUrl;
 export const ingestDashboardUrl = stack.ingestDashboardUrl;
 export const clickhouseUrl = stack.clickhouseUrl;
+/** Point your app or Segment SDK here (Segment's HTTP Tracking API paths: /v1/batch, /v1/track, ...). */
+export const ingestUrl = stack.ingestUrl;
 /** Generated credentials: `pulumi stack output --show-secrets`. */
 export const grafanaAdminUser = "admin";
 export const grafanaAdminPassword = stack.grafanaAdminPassword;
+/** Write keys the ingest accepts (comma-separated); use one as the Segment SDK's writeKey. */
+export const ingestWriteKeys = stack.ingestWriteKeys;

@@ -11,6 +11,7 @@ import { ClickHouse } from "./clickhouse";
 import { Dashboards } from "./dashboards";
 import { GeneratedSecrets } from "./generated-secrets";
 import { Grafana } from "./grafana";
+import { Ingest } from "./ingest";
 import { LogShipper } from "./log-shipper";
 import { Loki } from "./loki";
 import { Network } from "./network";
@@ -29,6 +30,8 @@ export class AnalyticsStack extends pulumi.ComponentResource {
   public readonly productDashboardUrl: pulumi.Output<string>;
   public readonly ingestDashboardUrl: pulumi.Output<string>;
   public readonly clickhouseUrl: pulumi.Output<string>;
+  public readonly ingestUrl: pulumi.Output<string>;
+  public readonly ingestWriteKeys: pulumi.Output<string>;
   public readonly grafanaAdminPassword: pulumi.Output<string>;
   public readonly clickhouse: ClickHouse;
   public readonly grafana: Grafana;
@@ -71,7 +74,18 @@ export class AnalyticsStack extends pulumi.ComponentResource {
       datasources: [this.grafana.clickhouseDatasource, this.grafana.lokiDatasource],
     }, child);
 
+    // The writer user and the tables it inserts into exist only once the schema is applied.
+    const ingest = new Ingest(`${name}-ingest`, {
+      config: cfg,
+      networkName: network.name,
+      clickhouseUrl: this.clickhouse.internalHttpUrl,
+      clickhouseWriterPassword: secret.clickhouseWriterPassword,
+      writeKeys: secret.ingestWriteKeys,
+    }, { parent: this, dependsOn: [this.clickhouse.schema] });
+
     this.grafanaUrl = this.grafana.url;
+    this.ingestUrl = ingest.url;
+    this.ingestWriteKeys = secret.ingestWriteKeys;
     this.productDashboardUrl = dashboards.productDashboardUrl;
     this.ingestDashboardUrl = dashboards.ingestDashboardUrl;
     this.clickhouseUrl = this.clickhouse.hostHttpUrl;
@@ -80,6 +94,7 @@ export class AnalyticsStack extends pulumi.ComponentResource {
       grafanaUrl: this.grafanaUrl,
       productDashboardUrl: this.productDashboardUrl,
       clickhouseUrl: this.clickhouseUrl,
+      ingestUrl: this.ingestUrl,
     });
   }
 }

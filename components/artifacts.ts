@@ -5,6 +5,7 @@
 import { clickhouseArtifacts } from "./clickhouse";
 import { dashboardArtifacts } from "./dashboards";
 import { grafanaArtifacts } from "./grafana";
+import { ingestArtifacts } from "./ingest";
 import { logShipperArtifacts } from "./log-shipper";
 import { lokiArtifacts } from "./loki";
 import type { StackConfig } from "./stack-config";
@@ -22,6 +23,7 @@ export const ARTIFACT_PRODUCERS: readonly ArtifactProducer[] = [
   lokiArtifacts,
   logShipperArtifacts,
   grafanaArtifacts,
+  ingestArtifacts,
   (cfg) => dashboardArtifacts(cfg),
 ];
 
