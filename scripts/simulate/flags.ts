@@ -54,7 +54,7 @@ Traffic
 Target
   --url <url>                 ingest base URL (or INGEST_URL); default: the stack's ingestUrl output
   --write-key <key>           write key (or INGEST_WRITE_KEY, preferred: flags show in process lists);
-                              default: the stack's ingestWriteKey output
+                              default: the stack's ingestWriteKeys output
   --stack <name>              stack whose outputs to read, via \`npm run pulumi -- <stack> stack output\` (default dev)
   --app-logs <sink>           where the app's JSON log lines go: stdout, docker (a container labelled for this
                               stack's log shipper, so they reach Loki), none; default docker when the target came

@@ -121,7 +121,7 @@ export class IngestSender {
         const body = safeJson(text) as { code?: string; message?: string; errors?: { index?: number; field?: string; problem?: string }[] };
         if (response.status === 401) {
           throw new SendError(`the ingest refused the write key (401 ${body.code ?? ""}). Use the stack's key: ` +
-            "`npm run pulumi -- dev stack output --show-secrets` (ingestWriteKey), or --write-key / INGEST_WRITE_KEY.");
+            "`npm run pulumi -- dev stack output --show-secrets` (ingestWriteKeys), or --write-key / INGEST_WRITE_KEY.");
         }
         if (response.status === 404) throw new SendError(`${this.endpoint} answered 404: is --url the ingest's base URL (for example http://127.0.0.1:8080)?`);
         if (!RETRY_STATUSES.has(response.status)) {

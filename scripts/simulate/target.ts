@@ -10,7 +10,7 @@ import { readStackOutputs, ROOT_DIR, StackOutputsError, type CommandRunner } fro
 export type { CommandRunner };
 
 /** Stack outputs the simulator reads (exported by index.ts). */
-export const STACK_OUTPUTS = { url: "ingestUrl", writeKey: "ingestWriteKey" } as const;
+export const STACK_OUTPUTS = { url: "ingestUrl", writeKey: "ingestWriteKeys" } as const;
 
 export interface Target {
   readonly url: string;

@@ -68,7 +68,7 @@ describe("npm run simulate (command line)", () => {
     chmodSync(join(bin, "docker"), 0o755);
     const r = await simulate(["--days", "1"], { PATH: `${bin}:${process.env.PATH}` });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("stack dev has no ingestUrl or ingestWriteKey output");
+    expect(r.stderr).toContain("stack dev has no ingestUrl or ingestWriteKeys output");
     expect(r.stderr).toContain("--url and --write-key");
   });
 
@@ -109,7 +109,8 @@ describe("a short simulated run against the ingest service on the chDB endpoint"
     mkdirSync(bin);
     relayInput = join(dir, "relay-input.log");
     relayArgs = join(dir, "relay-args.txt");
-    const outputs = JSON.stringify({ grafanaUrl: "http://127.0.0.1:3000", ingestUrl: ingest.url, ingestWriteKey: WRITE_KEY });
+    // Two keys, as a stack with rotated keys has: the first is used.
+    const outputs = JSON.stringify({ grafanaUrl: "http://127.0.0.1:3000", ingestUrl: ingest.url, ingestWriteKeys: `${WRITE_KEY},second-key-abcdefgh` });
     writeFileSync(join(bin, "pulumi"), `#!/usr/bin/env bash
 if [ "$1 $2" = "stack output" ]; then echo '${outputs}'; fi
 exit 0
