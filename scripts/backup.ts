@@ -22,7 +22,8 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { parseArgs } from "node:util";
-import { describeConnection, opsClient, OpsUsageError, resolveConnection, type StackLookup } from "./ops/clickhouse-connection";
+import { openOpsClient, type StackLookup } from "./ops/clickhouse-connection";
+import { plainHttpUrl } from "./ops/http-url";
 import { stackLookup } from "./ops/stack-lookup";
 
 export const DATABASE = "analytics";
@@ -247,14 +248,8 @@ export async function main(mode: Mode, argv: readonly string[], env: Env, io: { 
   if (base !== undefined && !NAME.test(base)) problems.push(`--base: got ${JSON.stringify(base)}, expected the name of an earlier backup`);
   const s3Url = str("s3-url");
   if (kind === "s3") {
-    let ok = false;
-    try {
-      const u = new URL(s3Url ?? "");
-      ok = /^https?:$/.test(u.protocol) && !u.username && !u.password && !u.search && u.pathname.length > 1;
-    } catch {
-      ok = false;
-    }
-    if (!ok) problems.push(`--s3-url: got ${JSON.stringify(s3Url ?? "")}, expected the bucket folder, such as https://s3.eu-west-1.amazonaws.com/my-bucket/analytics (keys go in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)`);
+    const parsed = plainHttpUrl(s3Url ?? "");
+    if (!parsed || parsed.pathname.length <= 1) problems.push(`--s3-url: got ${JSON.stringify(s3Url ?? "")}, expected the bucket folder, such as https://s3.eu-west-1.amazonaws.com/my-bucket/analytics (keys go in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)`);
     if ((env.AWS_ACCESS_KEY_ID === undefined) !== (env.AWS_SECRET_ACCESS_KEY === undefined)) {
       problems.push("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: set both, or neither to use the server's own credentials");
     }
@@ -262,25 +257,14 @@ export async function main(mode: Mode, argv: readonly string[], env: Env, io: { 
     problems.push(`--s3-url: only applies with --${kindFlag} s3`);
   }
   if (mode === "restore" && values.yes !== true) problems.push("--yes: required; restore drops the current analytics tables (after a safety backup)");
-  const stack = str("stack") ?? "dev";
-  if (!/^[a-z][a-z0-9-]*$/.test(stack)) problems.push(`--stack: got ${JSON.stringify(stack)}, expected a stack name such as dev or prod`);
-
-  let client: ClickHouseClient | undefined;
-  let connection = "";
-  if (problems.length === 0) {
-    try {
-      const conn = resolveConnection({ url: str("url"), user: str("clickhouse-user"), stack }, env, io.stack ?? stackLookup());
-      connection = describeConnection(conn);
-      client = opsClient(conn);
-    } catch (error) {
-      if (!(error instanceof OpsUsageError)) throw error;
-      problems.push(...error.problems);
-    }
-  }
-  if (problems.length > 0 || !client) {
-    for (const p of problems) io.err(`${mode}: ${p}`);
+  const opened = problems.length === 0
+    ? openOpsClient({ url: str("url"), user: str("clickhouse-user"), stack: str("stack") ?? "dev" }, env, io.stack ?? stackLookup())
+    : { problems };
+  if ("problems" in opened) {
+    for (const p of opened.problems) io.err(`${mode}: ${p}`);
     return 2;
   }
+  const { client, connection } = opened;
   const at = (n: string): Destination => (kind === "volume" ? { kind, name: n }
     : { kind: "s3", name: n, url: s3Url!, accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY });
   try {

@@ -26,7 +26,7 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { parseArgs } from "node:util";
-import { describeConnection, opsClient, OpsUsageError, resolveConnection, type StackLookup } from "./ops/clickhouse-connection";
+import { openOpsClient, type StackLookup } from "./ops/clickhouse-connection";
 import { stackLookup } from "./ops/stack-lookup";
 
 /** How a table holds per-person data, and so what forgetting someone does to it. */
@@ -254,24 +254,14 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   for (const id of userIds) {
     if (id.trim().length === 0 || id.length > 1024) problems.push(`--user-id: got ${JSON.stringify(id.slice(0, 40))}, expected a non-empty id of at most 1024 characters`);
   }
-  const stack = values.stack ?? "dev";
-  if (!/^[a-z][a-z0-9-]*$/.test(stack)) problems.push(`--stack: got ${JSON.stringify(stack)}, expected a stack name such as dev or prod`);
-  let client: ClickHouseClient | undefined;
-  let connection = "";
-  if (problems.length === 0) {
-    try {
-      const conn = resolveConnection({ url: values.url, user: values["clickhouse-user"], stack }, env, io.stack ?? stackLookup());
-      connection = describeConnection(conn);
-      client = opsClient(conn);
-    } catch (error) {
-      if (!(error instanceof OpsUsageError)) throw error;
-      problems.push(...error.problems);
-    }
-  }
-  if (problems.length > 0 || !client) {
-    for (const p of problems) io.err(`forget-user: ${p}`);
+  const opened = problems.length === 0
+    ? openOpsClient({ url: values.url, user: values["clickhouse-user"], stack: values.stack ?? "dev" }, env, io.stack ?? stackLookup())
+    : { problems };
+  if ("problems" in opened) {
+    for (const p of opened.problems) io.err(`forget-user: ${p}`);
     return 2;
   }
+  const { client, connection } = opened;
   try {
     const report = await forgetPerson(client, userIds, { dryRun: values.yes !== true });
     for (const line of reportLines(userIds, report, connection)) io.out(line);

@@ -10,6 +10,7 @@
  * tables. The image's passwordless `default` user is removed by the stack and refused here.
  */
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import { plainHttpUrl } from "./http-url";
 
 /** The user operations run as, and the stack output holding its password. */
 export const OPS_USER = "migrator";
@@ -64,13 +65,8 @@ export function resolveConnection(inputs: ConnectionInputs, env: Env, stack: Sta
     }
   }
   if (url !== undefined) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.username || parsed.password || parsed.search || (parsed.pathname !== "/" && parsed.pathname !== "")) {
+    const parsed = plainHttpUrl(url);
+    if (!parsed || (parsed.pathname !== "/" && parsed.pathname !== "")) {
       problems.push(`--url/CLICKHOUSE_URL: got ${JSON.stringify(safeUrl(url))}, expected ClickHouse's HTTP address such as http://127.0.0.1:8123 ` +
         "(no user, password, path or query in it: use CLICKHOUSE_USER and CLICKHOUSE_PASSWORD)");
     }
@@ -96,6 +92,24 @@ export function resolveConnection(inputs: ConnectionInputs, env: Env, stack: Sta
   }
   if (problems.length > 0) throw new OpsUsageError(problems);
   return { url: url!, username, password: password! };
+}
+
+const STACK_NAME = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * Validates the stack name and the connection settings and opens a client: the shared front half of every
+ * operations command. Returns the problems instead when there are any (the command prints them and exits 2).
+ */
+export function openOpsClient(inputs: ConnectionInputs, env: Env, stack: StackLookup):
+  { readonly client: ClickHouseClient; readonly connection: string } | { readonly problems: readonly string[] } {
+  if (!STACK_NAME.test(inputs.stack)) return { problems: [`--stack: got ${JSON.stringify(inputs.stack)}, expected a stack name such as dev or prod`] };
+  try {
+    const conn = resolveConnection(inputs, env, stack);
+    return { client: opsClient(conn), connection: describeConnection(conn) };
+  } catch (error) {
+    if (error instanceof OpsUsageError) return { problems: error.problems };
+    throw error;
+  }
 }
 
 /**

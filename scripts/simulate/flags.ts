@@ -4,6 +4,7 @@
  * and what it expects; the command exits 2 on any of them.
  */
 import { parseArgs } from "node:util";
+import { plainHttpUrl, redactUrl } from "../ops/http-url";
 import { DAY_MS, HOUR_MS, MINUTE_MS, startOfUtcDay } from "./model";
 
 export type AppLogSink = "stdout" | "docker" | "none";
@@ -173,16 +174,8 @@ export function parseSimulateArgs(argv: readonly string[], env: Env, nowMs: numb
   }
 
   const url = str("url") ?? env.INGEST_URL;
-  if (url !== undefined) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.username || parsed.password || parsed.search) {
-      errors.push(`--url: got ${JSON.stringify(redactUrl(url))}, expected the ingest's base URL, such as http://127.0.0.1:8080 (no credentials in it: use --write-key or INGEST_WRITE_KEY)`);
-    }
+  if (url !== undefined && !plainHttpUrl(url)) {
+    errors.push(`--url: got ${JSON.stringify(redactUrl(url))}, expected the ingest's base URL, such as http://127.0.0.1:8080 (no credentials in it: use --write-key or INGEST_WRITE_KEY)`);
   }
   const writeKey = str("write-key") ?? env.INGEST_WRITE_KEY;
   if (writeKey !== undefined && (writeKey.length < 8 || /[\s:]/.test(writeKey))) {
@@ -208,7 +201,4 @@ export function parseSimulateArgs(argv: readonly string[], env: Env, nowMs: numb
   };
 }
 
-/** The URL with any user:password replaced, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^/@\s]*@/, "//<redacted>@");
-}
+export { redactUrl };
