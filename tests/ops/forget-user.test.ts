@@ -3,9 +3,15 @@
  * grants. Known answers: a small world whose rows per table are counted by hand (below), including a shared
  * computer (one anonymous id linked to two people) and an alias from a second anonymous id.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FORGET_PLAN, forgetPerson, main, reportLines } from "../../scripts/forget-user";
 import type { StackLookup } from "../../scripts/ops/clickhouse-connection";
+import { startClickHouseHttp } from "../support/clickhouse-http-server";
+import { migrate } from "../ingest/support/ingest-process";
 import { startOpsEngine, type OpsEngine } from "./support/ops-engine";
 
 const DAY1 = "2026-03-02 10:15:00.000";
@@ -169,6 +175,35 @@ describe("forget-user command line", () => {
     const noPassword = await run(["--user-id", "alice"], { CLICKHOUSE_URL: "http://127.0.0.1:8123" });
     expect(noPassword.err).toContain("no password for migrator: set CLICKHOUSE_PASSWORD (no stack here)");
     expect((await run(["--user-id", "alice", "--bogus"])).code).toBe(2);
+  });
+
+  it("forgets a person over ClickHouse's HTTP interface and prints the report (exit 0)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "forget-cli-"));
+    const ch = await startClickHouseHttp({ dataDir: join(dir, "ch"), user: "migrator", password: "cli-test-password" });
+    try {
+      const url = ch.url;
+      await migrate(url.replace("http://", "http://migrator:cli-test-password@"));
+      const client = createClient({ url, username: "migrator", password: "cli-test-password" });
+      await client.insert({
+        table: "analytics.events", format: "JSONEachRow",
+        values: ["alice", "alice", "carol"].map((user, i) => ({ message_id: `c${i}`, type: "track", event_name: "signup", user_id: user, anonymous_id: "", properties: {}, context: {}, event_time: DAY1, received_at: DAY1 })),
+      });
+      const dry = await run(["--user-id", "alice"], { CLICKHOUSE_URL: url, CLICKHOUSE_PASSWORD: "cli-test-password" });
+      expect(dry.code, dry.err).toBe(0);
+      expect(dry.out).toContain("Dry run (nothing deleted; add --yes to delete)");
+      expect(dry.out).toMatch(/analytics\.events\s+would delete 2 rows/);
+      const r = await run(["--user-id", "alice", "--yes"], { CLICKHOUSE_URL: url, CLICKHOUSE_PASSWORD: "cli-test-password" });
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain('Forgot: "alice" and 0 linked ids on migrator@' + url);
+      expect(r.out).toMatch(/analytics\.events\s+deleted 2 rows/);
+      expect(r.out).not.toContain("cli-test-password");
+      const left = await (await client.query({ query: "SELECT user_id FROM analytics.events", format: "JSONEachRow" })).json<{ user_id: string }>();
+      expect(left).toEqual([{ user_id: "carol" }]);
+      await client.close();
+    } finally {
+      await ch.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("exits 1 with the address when ClickHouse is not reachable", async () => {
