@@ -16,7 +16,7 @@ export function stackLookup(run?: CommandRunner): StackLookup {
       return `http://${host}:${cfg.ports.clickhouseHttp}`;
     },
     password(stack) {
-      const value = readStackOutputs(stack, "Set CLICKHOUSE_PASSWORD instead.", run)[OPS_PASSWORD_OUTPUT];
+      const value = readStackOutputs(stack, "", run)[OPS_PASSWORD_OUTPUT];
       if (typeof value !== "string" || value.length === 0) {
         throw new Error(`stack ${stack} has no ${OPS_PASSWORD_OUTPUT} output; is it deployed (\`npm run pulumi -- ${stack} up\`)?`);
       }

@@ -41,7 +41,7 @@ export function readStackOutputs(stack: string, fallback: string, run: CommandRu
   const result = run(join(ROOT_DIR, "scripts", "pulumi-local.sh"), [stack, "stack", "output", "--json", "--show-secrets"]);
   if (result.error || result.status !== 0) {
     const why = (result.error?.message ?? result.stderr.trim().split("\n").slice(-3).join(" ")) || `exit code ${result.status}`;
-    throw new StackOutputsError(`cannot read the outputs of stack ${stack} (${why}). ${fallback}`);
+    throw new StackOutputsError(`cannot read the outputs of stack ${stack} (${why})${fallback ? `. ${fallback}` : ""}`);
   }
   return parseOutputsJson(result.stdout);
 }
