@@ -37,13 +37,16 @@ export type NamedQuery = ClickHouseNamedQuery | LokiNamedQuery;
 const sqlString = (value: string) => `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 const sqlList = (values: readonly string[]) => values.map(sqlString).join(", ");
 
-/** The latest user each anonymous id was linked to (ties broken by key, so the answer never depends on merges). */
-const LINKS = "SELECT anon_key, argMax(user_key, (linked_at, user_key)) AS linked_user FROM analytics.identity_links";
+/**
+ * The latest user each anonymous id was linked to: ReplacingMergeTree(linked_at) with FINAL keeps, per anon_key, the
+ * link with the latest linked_at (merged or not), so no GROUP BY over the whole table per query.
+ */
+const LINKS = "SELECT anon_key, user_key AS linked_user FROM analytics.identity_links FINAL";
 
 /**
  * Rows of a per-actor rollup with a `person` column: a user's key, or for an anonymous row the user its anonymous id
  * was linked to, or the anonymous key itself. Only anonymous rows (a small share) go through the join; identified
- * rows pass straight through, so the cost stays that of reading the rollup range.
+ * rows pass straight through. Used where people are counted across periods (WAU, MAU, 24 h, retention, alerts).
  * @param table a rollup with user_key and anon_key columns
  * @param where filter on the rollup's own columns (a day range first, so the sort key prunes)
  * @param columns rollup columns to carry along
@@ -52,21 +55,45 @@ const LINKS = "SELECT anon_key, argMax(user_key, (linked_at, user_key)) AS linke
 export function personsSql(table: string, where: string, columns: readonly string[], personFilter?: (column: string) => string): string {
   const cols = columns.length > 0 ? `${columns.join(", ")}, ` : "";
   const userFilter = personFilter ? ` AND ${personFilter("user_key")}` : "";
-  const anonRows = `SELECT ${cols}anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
-  const resolved = `SELECT ${cols}if(linked_user != 0, linked_user, anon_key) AS person
-    FROM (${anonRows}) AS anonymous
-    LEFT ANY JOIN (${LINKS} WHERE anon_key IN (SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})) GROUP BY anon_key) AS links
-    USING (anon_key)`;
+  const resolved = `SELECT ${cols}if(ifNull(linked_user, 0) = 0, anon_key, linked_user) AS person
+    FROM (SELECT ${cols}anon_key FROM ${table} WHERE user_key = 0 AND (${where})) AS anonymous
+    LEFT ANY JOIN (${LINKS}) AS links USING (anon_key)`;
   return `SELECT ${cols}user_key AS person FROM ${table} WHERE user_key != 0 AND (${where})${userFilter}
   UNION ALL
   SELECT * FROM (${resolved})${personFilter ? ` WHERE ${personFilter("person")}` : ""}`;
 }
 
+/**
+ * People per group (a day, a week, a feature in a week...) from a rollup whose sort key is (group..., user_key,
+ * anon_key), without a distinct count over all rows: read with FINAL, each identified row is one person of its group,
+ * so identified people are a count(). Anonymous rows add a visitor each, or, when linked, their user, unless that
+ * user already has an identified row in the group (checked only for the few linked users).
+ */
+export function peopleByGroupSql(table: string, where: string, groups: readonly string[]): string {
+  const g = groups.join(", ");
+  const anonKeysInRange = `SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
+  const linkedUsers = `SELECT user_key FROM analytics.identity_links WHERE anon_key IN (${anonKeysInRange})`;
+  return `SELECT ${g}, sum(people) AS people FROM (
+    SELECT ${g}, count() AS people FROM ${table} FINAL WHERE user_key != 0 AND (${where}) GROUP BY ${g}
+    UNION ALL
+    SELECT ${g}, uniqExact(if(ifNull(linked_user, 0) = 0, anon_key, linked_user)) AS people
+    FROM (SELECT ${g}, anon_key FROM ${table} FINAL WHERE user_key = 0 AND (${where})) AS anonymous
+    LEFT ANY JOIN (${LINKS} WHERE anon_key IN (${anonKeysInRange})) AS links USING (anon_key)
+    WHERE ifNull(linked_user, 0) = 0
+      OR (${g}, linked_user) NOT IN (SELECT ${g}, user_key FROM ${table} WHERE user_key IN (${linkedUsers}) AND (${where}))
+    GROUP BY ${g}
+  ) GROUP BY ${g}`;
+}
+
 const ACTIVITY = "analytics.activity_daily";
-const FEATURES = "analytics.feature_usage_daily";
+const WEEKLY_ACTIVITY = "analytics.activity_weekly";
+const WEEKLY_FEATURES = "analytics.feature_usage_weekly";
 const dayRange = (from: string, to: string) => `day >= ${from} AND day <= ${to}`;
 const RANGE_DAYS = dayRange("toDate($__fromTime)", "toDate($__toTime)");
 const eventFilter = "event_name IN (${event_name:singlequote})";
+/** Raw-event filters also bound the day, so the sort key (toDate(event_time), ...) prunes: a DateTime64 range alone does not. */
+const rawTimeFilter = (column: string) =>
+  `$__timeFilter(${column}) AND toDate(${column}) >= toDate($__fromTime) AND toDate(${column}) <= toDate($__toTime)`;
 
 function trailingDays(days: number): string {
   return personsSql(ACTIVITY, dayRange(`toDate($__toTime) - ${days - 1}`, "toDate($__toTime)"), ["day"]);
@@ -74,18 +101,19 @@ function trailingDays(days: number): string {
 
 /** Product panels, by name. */
 export function productQueries(s: AnalyticsSettings) {
-  const features = (where: string) => `${where} AND event_name NOT IN (${sqlList(s.nonFeatureEvents)}) AND ${eventFilter}`;
-  const weekRange = dayRange("toStartOfWeek(toDate($__toTime), 1)", "toDate($__toTime)");
+  const features = `event_name NOT IN (${sqlList(s.nonFeatureEvents)}) AND ${eventFilter}`;
+  const thisWeek = "week = toMonday($__toTime)";
+  const RANGE_WEEKS = "week >= toMonday($__fromTime) AND week <= toMonday($__toTime)";
   const maxOffset = Math.max(...s.retentionOffsetsDays);
+  const minOffset = Math.min(...s.retentionOffsetsDays);
   const steps = s.funnelSteps;
 
   const queries = {
     dau: {
       kind: "clickhouse", name: "dau", title: "Daily active users", unit: "short", format: "time_series",
       description: "People with at least one event per UTC day (anonymous visitors resolved to the user they became).",
-      sql: `SELECT toDateTime(day) AS time, uniqExact(person) AS dau
-FROM (${personsSql(ACTIVITY, RANGE_DAYS, ["day"])})
-GROUP BY day
+      sql: `SELECT toDateTime(day) AS time, people AS dau
+FROM (${peopleByGroupSql(ACTIVITY, RANGE_DAYS, ["day"])})
 ORDER BY day`,
     },
     wau: {
@@ -101,8 +129,9 @@ ORDER BY day`,
     stickiness: {
       kind: "clickhouse", name: "stickiness", title: "Stickiness (DAU / MAU)", unit: "percentunit", format: "table",
       description: "Average DAU over the last 30 days divided by MAU: how many days a month the typical user comes back.",
-      // The sum of 30 daily DAUs is the number of distinct (day, person) pairs in those 30 days.
-      sql: `SELECT uniqExact((day, person)) / 30 / uniqExact(person) AS stickiness FROM (${trailingDays(30)})`,
+      sql: `SELECT
+  (SELECT sum(people) FROM (${peopleByGroupSql(ACTIVITY, dayRange("toDate($__toTime) - 29", "toDate($__toTime)"), ["day"])})) / 30
+  / (SELECT uniqExact(person) FROM (${trailingDays(30)})) AS stickiness`,
     },
     activeUsers24h: {
       kind: "clickhouse", name: "activeUsers24h", title: "Active users (24 h)", unit: "short", format: "table",
@@ -117,54 +146,46 @@ FROM (${personsSql(ACTIVITY, `${dayRange("toDate($__toTime - INTERVAL 1 DAY)", "
       description: "Events since midnight UTC of the range's last day, up to its end: whole hours from the hourly rollup, the current hour from raw events.",
       sql: `SELECT
   (SELECT sum(events) FROM analytics.events_hourly WHERE hour >= toStartOfDay($__toTime) AND hour < toStartOfHour($__toTime))
-  + (SELECT count() FROM analytics.events WHERE event_time >= toStartOfHour($__toTime) AND event_time <= $__toTime) AS events_today`,
+  + (SELECT count() FROM analytics.events
+     WHERE toDate(event_time) = toDate($__toTime) AND event_time >= toStartOfHour($__toTime) AND event_time <= $__toTime) AS events_today`,
     },
     newSignups: {
       kind: "clickhouse", name: "newSignups", title: "New signups", unit: "short", format: "table",
       description: "Users whose first signup event falls in the time range.",
-      sql: `SELECT count() AS signups
-FROM (SELECT user_key, min(signed_up_at) AS signed_up_at FROM analytics.signups GROUP BY user_key)
+      sql: `SELECT count() AS signups FROM analytics.signups FINAL
 WHERE signed_up_at >= $__fromTime AND signed_up_at <= $__toTime`,
     },
     adoptionThisWeek: {
       kind: "clickhouse", name: "adoptionThisWeek", title: "Feature adoption this week", unit: "percentunit", format: "table",
-      description: "Share of this week's active people (Monday to the range's last day) who used each feature.",
-      sql: `SELECT event_name AS feature, uniqExact(person) AS users,
-  (SELECT uniqExact(person) FROM (${personsSql(ACTIVITY, weekRange, [])})) AS active,
+      description: "Share of the people active in the ISO week of the range's end (Monday to Sunday) who used each feature.",
+      sql: `SELECT event_name AS feature, people AS users,
+  (SELECT sum(people) FROM (${peopleByGroupSql(WEEKLY_ACTIVITY, thisWeek, ["week"])})) AS active,
   users / active AS share
-FROM (${personsSql(FEATURES, features(weekRange), ["event_name"])})
-GROUP BY event_name
+FROM (${peopleByGroupSql(WEEKLY_FEATURES, `${thisWeek} AND ${features}`, ["event_name"])})
 ORDER BY share DESC, feature`,
     },
     adoptionOverTime: {
-      kind: "clickhouse", name: "adoptionOverTime", title: "Feature adoption by day", unit: "percentunit", format: "time_series",
-      description: "Share of each day's active people who used each feature that day.",
-      sql: `SELECT toDateTime(day) AS time, event_name AS feature, users / active AS share
-FROM (
-  SELECT day, event_name, uniqExact(person) AS users
-  FROM (${personsSql(FEATURES, features(RANGE_DAYS), ["day", "event_name"])})
-  GROUP BY day, event_name
-) AS used
-INNER JOIN (
-  SELECT day, uniqExact(person) AS active FROM (${personsSql(ACTIVITY, RANGE_DAYS, ["day"])}) GROUP BY day
-) AS active_days USING (day)
+      kind: "clickhouse", name: "adoptionOverTime", title: "Feature adoption by week", unit: "percentunit", format: "time_series",
+      description: "Share of each ISO week's active people who used each feature that week.",
+      sql: `SELECT toDateTime(week) AS time, event_name AS feature, used.people / active.people AS share
+FROM (${peopleByGroupSql(WEEKLY_FEATURES, `${RANGE_WEEKS} AND ${features}`, ["week", "event_name"])}) AS used
+INNER JOIN (${peopleByGroupSql(WEEKLY_ACTIVITY, RANGE_WEEKS, ["week"])}) AS active USING (week)
 ORDER BY time, feature`,
     },
     retention: {
       kind: "clickhouse", name: "retention", title: "Retention by signup cohort", unit: "percentunit", format: "table",
       description: `Share of each day's signups active exactly ${s.retentionOffsetsDays.join(", ")} days later; empty where that day has not come yet.`,
+      // Only the cohorts' members' activity is read (an IN filter on the identified rows before the union).
       sql: `WITH cohorts AS (
-  SELECT user_key, toDate(min(signed_up_at)) AS cohort
-  FROM analytics.signups
-  GROUP BY user_key
-  HAVING min(signed_up_at) >= $__fromTime AND min(signed_up_at) <= $__toTime
+  SELECT user_key, toDate(signed_up_at) AS cohort FROM analytics.signups FINAL
+  WHERE signed_up_at >= $__fromTime AND signed_up_at <= $__toTime
 )
 SELECT cohort, count() AS size,
 ${s.retentionOffsetsDays.map((n) => `  if(cohort + ${n} > toDate($__toTime), NULL, countIf(has(days, cohort + ${n})) / size) AS day_${n}`).join(",\n")}
 FROM cohorts
 LEFT JOIN (
   SELECT person, groupUniqArray(day) AS days
-  FROM (${personsSql(ACTIVITY, dayRange("toDate($__fromTime)", `toDate($__toTime) + ${maxOffset}`), ["day"], (c) => `${c} IN (SELECT user_key FROM cohorts)`)})
+  FROM (${personsSql(ACTIVITY, dayRange(`toDate($__fromTime) + ${minOffset}`, `toDate($__toTime) + ${maxOffset}`), ["day"], (c) => `${c} IN (SELECT user_key FROM cohorts)`)})
   GROUP BY person
 ) AS activity ON activity.person = cohorts.user_key
 GROUP BY cohort
@@ -175,15 +196,15 @@ ORDER BY cohort`,
       description: `People reaching each step of ${steps.join(" -> ")} in order, each within ${s.funnelWindowSeconds} s of the first step.`,
       sql: `SELECT n AS step_number, [${sqlList(steps)}][n] AS step, countIf(level >= n) AS people
 FROM (
-  -- Millisecond timestamps, so the window and the order of steps are exact.
-  SELECT if(user_id != '', cityHash64(user_id), if(linked_user != 0, linked_user, anon_key)) AS person,
+  /* Millisecond timestamps, so the window and the order of steps are exact. */
+  SELECT if(user_id != '', cityHash64(user_id), if(ifNull(linked_user, 0) = 0, anon_key, linked_user)) AS person,
     windowFunnel(${s.funnelWindowSeconds * 1000})(toUInt64(toUnixTimestamp64Milli(event_time)), ${steps.map((step) => `event_name = ${sqlString(step)}`).join(", ")}) AS level
   FROM (
-    SELECT user_id, cityHash64(anonymous_id) AS anon_key, event_time, event_name
+    SELECT user_id, if(user_id = '', cityHash64(anonymous_id), 0) AS anon_key, event_time, event_name
     FROM analytics.events
-    WHERE $__timeFilter(event_time) AND event_name IN (${sqlList(steps)})
+    WHERE ${rawTimeFilter("event_time")} AND event_name IN (${sqlList(steps)})
   ) AS steps
-  LEFT ANY JOIN (${LINKS} GROUP BY anon_key) AS links USING (anon_key)
+  LEFT ANY JOIN (${LINKS}) AS links USING (anon_key)
   GROUP BY person
 )
 ARRAY JOIN range(1, ${steps.length + 1}) AS n
@@ -192,19 +213,11 @@ ORDER BY n`,
     },
     topEvents: {
       kind: "clickhouse", name: "topEvents", title: "Top events", unit: "short", format: "table",
-      description: "Events and distinct people per event name over the whole days of the time range.",
-      sql: `SELECT event_name AS event, events, users
-FROM (
-  SELECT event_name, sum(events) AS events
-  FROM analytics.events_hourly
-  WHERE hour >= toStartOfDay($__fromTime) AND hour < toStartOfDay($__toTime) + INTERVAL 1 DAY AND ${eventFilter}
-  GROUP BY event_name
-) AS counts
-LEFT JOIN (
-  SELECT event_name, uniqExact(person) AS users
-  FROM (${personsSql(FEATURES, `${RANGE_DAYS} AND ${eventFilter}`, ["event_name"])})
-  GROUP BY event_name
-) AS people USING (event_name)
+      description: "Events per event name over the whole days of the time range, and their share of all events.",
+      sql: `SELECT event_name AS event, sum(events) AS events, events / sum(events) OVER () AS share
+FROM analytics.events_hourly
+WHERE hour >= toStartOfDay($__fromTime) AND hour < toStartOfDay($__toTime) + INTERVAL 1 DAY AND ${eventFilter}
+GROUP BY event_name
 ORDER BY events DESC, event
 LIMIT 20`,
     },
@@ -218,13 +231,13 @@ GROUP BY time, event_name
 ORDER BY time, event_name`,
     },
     actorsPerHour: {
-      kind: "clickhouse", name: "actorsPerHour", title: "Unique actors per hour", unit: "short", format: "time_series",
-      description: "Distinct users and anonymous ids per hour, merged from uniq states (exact below 65,536 per hour, then approximate; not identity-resolved).",
-      sql: `SELECT toStartOfInterval(hour, INTERVAL greatest($__interval_s, 3600) SECOND) AS time, uniqMerge(actors) AS actors
+      kind: "clickhouse", name: "actorsPerHour", title: "Unique actors per hour (last 24 h)", unit: "short", format: "time_series",
+      description: "Distinct users and anonymous ids per hour in the 24 hours before the range's end, merged from uniq states (exact below 65,536 per hour, then approximate; not identity-resolved).",
+      sql: `SELECT hour AS time, uniqMerge(actors) AS actors
 FROM analytics.events_hourly
-WHERE $__timeFilter(hour)
-GROUP BY time
-ORDER BY time`,
+WHERE hour > $__toTime - INTERVAL 1 DAY AND hour <= $__toTime
+GROUP BY hour
+ORDER BY hour`,
     },
   } satisfies Record<string, ClickHouseNamedQuery>;
   return queries;

@@ -14,7 +14,8 @@ import type { StackConfig } from "../components/stack-config";
 export function rollupRetentionRules(cfg: Pick<StackConfig, "rollupRetentionDays">): RetentionRule[] {
   return [
     { table: "analytics.activity_daily", timeColumn: "day", days: cfg.rollupRetentionDays },
-    { table: "analytics.feature_usage_daily", timeColumn: "day", days: cfg.rollupRetentionDays },
+    { table: "analytics.activity_weekly", timeColumn: "week", days: cfg.rollupRetentionDays },
+    { table: "analytics.feature_usage_weekly", timeColumn: "week", days: cfg.rollupRetentionDays },
     { table: "analytics.events_hourly", timeColumn: "hour", days: cfg.rollupRetentionDays },
   ];
 }

@@ -60,7 +60,7 @@ describe("dashboards", () => {
   it("the product dashboard has every panel the product asks for", () => {
     const titles = panelsOf(boards.product).map((p) => p.title);
     for (const wanted of ["Daily active users", "Weekly active users", "Monthly active users", "Stickiness (DAU / MAU)",
-      "Active users (24 h)", "Events today", "New signups", "Feature adoption this week", "Feature adoption by day",
+      "Active users (24 h)", "Events today", "New signups", "Feature adoption this week", "Feature adoption by week",
       "Retention by signup cohort", "Conversion funnel", "Top events", "Logs of the selected service"]) {
       expect(titles).toContain(wanted);
     }

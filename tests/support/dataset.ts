@@ -325,29 +325,15 @@ export function weekStart(ms: number): number {
 
 export interface AdoptionRow { readonly feature: string; readonly users: number; readonly active: number; readonly share: number }
 
-/** For each feature used this week (Monday to the day of toMs): people who used it, active people, share. */
-export function expectedAdoptionThisWeek(ds: Dataset, toMs: number, excluded: readonly string[]): AdoptionRow[] {
-  const from = weekStart(toMs);
-  const to = dayOf(toMs);
-  const week = resolveEvents(ds).filter((e) => e.day >= from && e.day <= to);
+/** Adoption in the ISO week (Monday to Sunday) starting `weekMs`: people who used each feature, active people, share. */
+export function expectedAdoptionInWeek(ds: Dataset, weekMs: number, excluded: readonly string[]): AdoptionRow[] {
+  const week = resolveEvents(ds).filter((e) => e.day >= weekMs && e.day < weekMs + 7 * DAY_MS);
   const active = distinct(week.map((e) => e.person));
   const names = [...new Set(week.map((e) => e.name))].filter((n) => !excluded.includes(n)).sort();
   return names.map((feature) => {
     const users = distinct(week.filter((e) => e.name === feature).map((e) => e.person));
     return { feature, users, active, share: users / active };
   });
-}
-
-/** Share of each day's active people who used `feature` that day, for days in [fromDay, toDay] with activity. */
-export function expectedAdoptionByDay(ds: Dataset, feature: string, fromDay: number, toDay: number): Map<number, number> {
-  const resolved = resolveEvents(ds);
-  const result = new Map<number, number>();
-  for (let day = fromDay; day <= toDay; day += DAY_MS) {
-    const today = resolved.filter((e) => e.day === day);
-    const active = distinct(today.map((e) => e.person));
-    if (active > 0) result.set(day, distinct(today.filter((e) => e.name === feature).map((e) => e.person)) / active);
-  }
-  return result;
 }
 
 export interface RetentionRow {
@@ -416,16 +402,15 @@ export function expectedFunnel(ds: Dataset, steps: readonly string[], windowMs: 
   return reached;
 }
 
-export interface TopEventRow { readonly event: string; readonly events: number; readonly users: number }
+export interface TopEventRow { readonly event: string; readonly events: number; readonly share: number }
 
-/** Events and distinct people per event name over the whole days from fromMs's day to toMs's day. */
+/** Events per event name over the whole days from fromMs's day to toMs's day, with their share of all of them. */
 export function expectedTopEvents(ds: Dataset, fromMs: number, toMs: number): TopEventRow[] {
-  const resolved = resolveEvents(ds).filter((e) => e.day >= dayOf(fromMs) && e.day <= dayOf(toMs));
-  const names = [...new Set(resolved.map((e) => e.name))];
-  return names.map((event) => {
-    const rows = resolved.filter((e) => e.name === event);
-    return { event, events: rows.length, users: distinct(rows.map((e) => e.person)) };
-  }).sort((a, b) => b.events - a.events || a.event.localeCompare(b.event));
+  const inRange = ds.events.filter((e) => { const day = dayOf(parseTime(e.event_time)); return day >= dayOf(fromMs) && day <= dayOf(toMs); });
+  const counts = new Map<string, number>();
+  for (const e of inRange) counts.set(e.event_name, (counts.get(e.event_name) ?? 0) + 1);
+  return [...counts].map(([event, events]) => ({ event, events, share: events / inRange.length }))
+    .sort((a, b) => b.events - a.events || a.event.localeCompare(b.event));
 }
 
 /** Events per hour for hours starting in [fromMs, toMs], optionally for one event name. */

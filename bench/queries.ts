@@ -1,0 +1,203 @@
+/**
+ * npm run bench:queries -- --events 100000000      (default 10,000,000)
+ *
+ * Loads realistic SaaS traffic into chDB (the real ClickHouse engine) twice in the same run: into our schema
+ * (sql/, rollups fed by materialized views) and into the reference walkthrough's schema (the baseline), then:
+ * - times every dashboard panel query, ours and the baseline's where it has one (median of 5 runs, after a warm-up);
+ * - bytes per event of each events table on disk (after merging parts, so both are measured in their steady state);
+ * - freshness: the time from sending one event with a new user to seeing it counted by the DAU and adoption queries;
+ * - how many retention cohorts the baseline gets wrong.
+ * Prints a table, then one line of JSON (the last line) with at least: events, panels [{name, ours_ms, baseline_ms}],
+ * bytes_per_event, baseline_bytes_per_event, freshness_ms. Figures, not assertions: see docs/benchmarks-queries.md.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import { createChdbConnection } from "chdb/connection";
+import { applyMigrations, readMigrationSources, toMigrationFiles } from "../components/migrations";
+import { loadConfig } from "../components/stack-config";
+import { ingestQueries, productQueries, type ClickHouseNamedQuery } from "../dashboards/queries";
+import { analyticsSettings } from "../dashboards/settings";
+import { expandClickHouseMacros, type GrafanaContext } from "../tests/support/grafana-macros";
+import { BASELINE_COPY, BASELINE_QUERIES, BASELINE_RETENTION_ERRORS, BASELINE_SCHEMA } from "./queries-baseline";
+import { DEFAULT_SHAPE, identifiesInsertSql, signupsInsertSql, trafficInsertSql, type TrafficShape } from "./queries-traffic";
+
+const USAGE = "usage: npm run bench:queries -- [--events <count, default 10000000>] [--runs <per query, default 5>]";
+const CHUNK = 5_000_000;
+const DAY_MS = 86_400_000;
+
+export interface PanelTiming { readonly name: string; readonly ours_ms: number; readonly baseline_ms: number | null }
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Parses and checks the command line; throws a message saying which flag was wrong and what to pass. */
+export function parseBenchArgs(argv: string[]): { events: number; runs: number } {
+  const { values } = parseArgs({ args: argv, options: { events: { type: "string" }, runs: { type: "string" } } });
+  const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
+    if (raw === undefined) return fallback;
+    const n = /^\d+$/.test(raw.replace(/_/g, "")) ? Number(raw.replace(/_/g, "")) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`--${name}: got ${JSON.stringify(raw)}, expected a whole number from ${min} to ${max}\n${USAGE}`);
+    return n;
+  };
+  return { events: int("events", values.events, 10_000_000, 100_000, 1_000_000_000), runs: int("runs", values.runs, 5, 1, 50) };
+}
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+async function timed<T>(what: string, work: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const result = await work();
+  log(`${what}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
+  return (await client.query({ query, format: "JSONEachRow" })).json<T>();
+}
+
+async function timeQuery(client: ClickHouseClient, sql: string, runs: number): Promise<number> {
+  await rows(client, sql); // warm-up: first read of the parts' marks and columns
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await rows(client, sql);
+    times.push(performance.now() - started);
+  }
+  return Math.round(median(times) * 10) / 10;
+}
+
+async function bytesPerEvent(client: ClickHouseClient, database: string): Promise<{ bytes: number; rows: number; parts: number }> {
+  const [r] = await rows<{ bytes: string; rows: string; parts: string }>(client,
+    `SELECT sum(bytes_on_disk) AS bytes, sum(rows) AS rows, count() AS parts FROM system.parts WHERE active AND database = '${database}' AND table = 'events'`);
+  return { bytes: Number(r.bytes), rows: Number(r.rows), parts: Number(r.parts) };
+}
+
+/** Sends one event for a brand-new user at `now` and polls DAU and adoption until both count it. */
+async function measureFreshness(client: ClickHouseClient, queries: ReturnType<typeof productQueries>, ctxAt: (ms: number) => GrafanaContext): Promise<number> {
+  const now = Date.now();
+  const ctx = ctxAt(now + 1000);
+  const dauSql = expandClickHouseMacros(queries.dau.sql, ctx);
+  const adoptionSql = expandClickHouseMacros(queries.adoptionThisWeek.sql, ctx);
+  const dauToday = async () => Number((await rows<{ dau: string }>(client, dauSql)).at(-1)?.dau ?? 0);
+  const adopters = async () => Number((await rows<{ feature: string; users: string }>(client, adoptionSql)).find((r) => r.feature === "freshness_probe")?.users ?? 0);
+  const before = await dauToday();
+  const started = performance.now();
+  const time = new Date(now).toISOString().replace("T", " ").replace("Z", "");
+  await client.insert({
+    table: "analytics.events", format: "JSONEachRow",
+    values: [{ message_id: `fresh-${now}`, type: "track", event_name: "freshness_probe", user_id: `fresh_user_${now}`, anonymous_id: "",
+      properties: {}, context: {}, event_time: time, received_at: time }],
+  });
+  const deadline = started + 10_000;
+  while (performance.now() < deadline) {
+    if ((await dauToday()) === before + 1 && (await adopters()) === 1) return Math.round(performance.now() - started);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error("the probe event was not visible in DAU and adoption within 10 s");
+}
+
+async function main(): Promise<number> {
+  let args: { events: number; runs: number };
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), "bench-queries-"));
+  const client = createClient({ connection: createChdbConnection({ path: dataDir }) as never });
+  try {
+    const cfg = loadConfig({}, "bench");
+    const settings = analyticsSettings(cfg);
+    await applyMigrations(client, toMigrationFiles(readMigrationSources(join(__dirname, "..", "sql"))));
+    for (const statement of BASELINE_SCHEMA) await client.command({ query: statement });
+
+    // Data ends today, so the freshness probe (sent now) lands on the last day of the dashboards' range.
+    const endDay = new Date().toISOString().slice(0, 10);
+    const shape: TrafficShape = { ...DEFAULT_SHAPE, endDay };
+    await timed("identifies", () => client.command({ query: identifiesInsertSql(shape) }));
+    await timed("signups and funnel steps", () => client.command({ query: signupsInsertSql(shape) }));
+    await timed(`${args.events.toLocaleString("en-US")} events into our schema (with 4 rollup views)`, async () => {
+      for (let start = 0; start < args.events; start += CHUNK) {
+        await client.command({ query: trafficInsertSql(shape, start, Math.min(CHUNK, args.events - start)) });
+      }
+    });
+    await timed("the same events into the reference schema", () => client.command({ query: BASELINE_COPY }));
+    await timed("merging parts (steady state for storage and queries)", async () => {
+      for (const table of ["analytics.events", "reference.events", "analytics.activity_daily", "analytics.feature_usage_daily",
+        "analytics.events_hourly", "analytics.signups", "analytics.identity_links", "reference.hourly_stats"]) {
+        await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
+      }
+    });
+
+    const [{ n }] = await rows<{ n: string }>(client, "SELECT count() AS n FROM analytics.events");
+    const events = Number(n);
+    const endMs = Date.parse(`${endDay}T00:00:00Z`) + DAY_MS;
+    const ctxAt = (toMs: number): GrafanaContext => ({
+      fromMs: toMs - 30 * DAY_MS, toMs, intervalSeconds: 3600, variables: { event_name: [] },
+    });
+    // Variables: every event name, as Grafana's All expands them.
+    const names = (await rows<{ event_name: string }>(client, "SELECT DISTINCT event_name FROM analytics.events_hourly ORDER BY event_name")).map((r) => r.event_name);
+    const ctx: GrafanaContext = { ...ctxAt(endMs - 1000), variables: { event_name: names } };
+
+    const product = productQueries(settings);
+    const ingest = ingestQueries(settings);
+    const panels: PanelTiming[] = [];
+    for (const query of Object.values(product) as ClickHouseNamedQuery[]) {
+      const ours = await timeQuery(client, expandClickHouseMacros(query.sql, ctx), args.runs);
+      const baselineSql = BASELINE_QUERIES[query.name];
+      const baseline = baselineSql ? await timeQuery(client, expandClickHouseMacros(baselineSql, ctx), args.runs) : null;
+      panels.push({ name: query.name, ours_ms: ours, baseline_ms: baseline });
+      log(`${query.name}: ours ${ours} ms, baseline ${baseline ?? "-"} ms`);
+    }
+    const ingestPanels: PanelTiming[] = [];
+    const lastHours = { ...ctx, fromMs: ctx.toMs - 6 * 3_600_000, intervalSeconds: 60 };
+    for (const query of Object.values(ingest).filter((q) => q.kind === "clickhouse") as ClickHouseNamedQuery[]) {
+      ingestPanels.push({ name: query.name, ours_ms: await timeQuery(client, expandClickHouseMacros(query.sql, lastHours), args.runs), baseline_ms: null });
+    }
+
+    const ours = await bytesPerEvent(client, "analytics");
+    const baseline = await bytesPerEvent(client, "reference");
+    const [retentionErrors] = await rows<{ wrong_cohorts: string; cohorts: string }>(client, expandClickHouseMacros(BASELINE_RETENTION_ERRORS, ctx));
+    const freshness = await measureFreshness(client, product, ctxAt);
+
+    const ratio = (p: PanelTiming) => (p.baseline_ms === null ? "" : `${(p.baseline_ms / p.ours_ms).toFixed(1)}x`);
+    console.log(`\nevents: ${events.toLocaleString("en-US")} (chDB ${(await rows<{ v: string }>(client, "SELECT version() AS v"))[0].v}, ${args.runs} runs per query, median)`);
+    console.log("panel                      ours ms   baseline ms   speed-up");
+    for (const p of [...panels, ...ingestPanels]) {
+      console.log(`${p.name.padEnd(26)} ${String(p.ours_ms).padStart(8)} ${String(p.baseline_ms ?? "-").padStart(13)} ${ratio(p).padStart(10)}`);
+    }
+    const bpe = ours.bytes / ours.rows;
+    const baselineBpe = baseline.bytes / baseline.rows;
+    console.log(`bytes per event: ours ${bpe.toFixed(1)} (${ours.parts} parts), baseline ${baselineBpe.toFixed(1)} (${baseline.parts} parts)`);
+    console.log(`freshness (insert -> visible in DAU and adoption): ${freshness} ms`);
+    console.log(`baseline retention: ${retentionErrors.wrong_cohorts} of ${retentionErrors.cohorts} cohorts wrong (off by one)`);
+    console.log(JSON.stringify({
+      events,
+      panels,
+      ingest_panels: ingestPanels,
+      bytes_per_event: Math.round(bpe * 100) / 100,
+      baseline_bytes_per_event: Math.round(baselineBpe * 100) / 100,
+      freshness_ms: freshness,
+      baseline_retention_wrong_cohorts: Number(retentionErrors.wrong_cohorts),
+      baseline_retention_cohorts: Number(retentionErrors.cohorts),
+    }));
+    return 0;
+  } finally {
+    await client.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().then((code) => process.exit(code), (error) => {
+    console.error(`bench:queries failed: ${error instanceof Error ? error.stack : String(error)}`);
+    process.exit(1);
+  });
+}
