@@ -19,3 +19,5 @@ export const grafanaAdminUser = "admin";
 export const grafanaAdminPassword = stack.grafanaAdminPassword;
 /** Write keys the ingest accepts (comma-separated); use one as the Segment SDK's writeKey. */
 export const ingestWriteKeys = stack.ingestWriteKeys;
+/** Password of the ClickHouse `migrator` user, which `npm run backup`, `restore` and `forget-user` run as. */
+export const clickhouseMigratorPassword = stack.clickhouseMigratorPassword;

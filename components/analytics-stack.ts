@@ -33,6 +33,7 @@ export class AnalyticsStack extends pulumi.ComponentResource {
   public readonly ingestUrl: pulumi.Output<string>;
   public readonly ingestWriteKeys: pulumi.Output<string>;
   public readonly grafanaAdminPassword: pulumi.Output<string>;
+  public readonly clickhouseMigratorPassword: pulumi.Output<string>;
   public readonly clickhouse: ClickHouse;
   public readonly grafana: Grafana;
   public readonly secrets: GeneratedSecrets;
@@ -90,6 +91,7 @@ export class AnalyticsStack extends pulumi.ComponentResource {
     this.ingestDashboardUrl = dashboards.ingestDashboardUrl;
     this.clickhouseUrl = this.clickhouse.hostHttpUrl;
     this.grafanaAdminPassword = secret.grafanaAdminPassword;
+    this.clickhouseMigratorPassword = secret.clickhouseMigratorPassword;
     this.registerOutputs({
       grafanaUrl: this.grafanaUrl,
       productDashboardUrl: this.productDashboardUrl,

@@ -26,6 +26,8 @@
  * address.
  */
 
+import { BACKUP_GRANTS } from "./clickhouse-backups";
+
 export const CLICKHOUSE_USERS = {
   migrator: "migrator",
   writer: "ingest_writer",
@@ -65,6 +67,8 @@ export function roleGrants(): Record<ClickHouseRole, string[]> {
       "GRANT ALTER TABLE, ALTER VIEW ON analytics.*",
       "GRANT DROP TABLE, DROP VIEW, DROP DICTIONARY ON analytics.*",
       "GRANT SELECT, INSERT, SHOW, dictGet ON analytics.*",
+      // `npm run backup` runs as the migrator (restore needs only the DDL and INSERT grants above).
+      ...BACKUP_GRANTS,
     ],
     writer: INGEST_WRITE_TABLES.map((table) => `GRANT INSERT ON ${table}`),
     reader: ["GRANT SELECT ON analytics.*"],

@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { BACKUP_CONTAINER_PATH, backupDiskConfigXml } from "./clickhouse-backups";
 import {
   buildServerConfigXml,
   CLICKHOUSE_HTTP_PORT,
@@ -30,6 +31,7 @@ export const CLICKHOUSE_SERVICE = "clickhouse";
 export const CLICKHOUSE_USERS_FILE = "/etc/clickhouse-server/users.d/analytics-users.xml";
 export const CLICKHOUSE_CONFIG_FILE = "/etc/clickhouse-server/config.d/analytics.xml";
 export const CLICKHOUSE_DATA_DIR = "/var/lib/clickhouse";
+export const CLICKHOUSE_BACKUP_CONFIG_FILE = "/etc/clickhouse-server/config.d/analytics-backups.xml";
 /** The repository's migrations. */
 export const DEFAULT_MIGRATIONS_DIR = join(__dirname, "..", "sql");
 
@@ -52,6 +54,7 @@ export function clickhouseArtifacts(cfg: StackConfig, migrationsDir: string = DE
   const placeholder = (role: ClickHouseRole) => `<generated: sha256(clickhouse${role[0].toUpperCase()}${role.slice(1)}Password)>`;
   return {
     "clickhouse/config.d/analytics.xml": buildServerConfigXml({ systemLogRetentionDays: cfg.logRetentionDays }),
+    "clickhouse/config.d/analytics-backups.xml": backupDiskConfigXml(),
     "clickhouse/users.d/analytics-users.xml": buildUsersXml({
       passwordSha256: { migrator: placeholder("migrator"), writer: placeholder("writer"), reader: placeholder("reader") },
     }),
@@ -91,6 +94,8 @@ export interface ClickHouseArgs {
 export class ClickHouse extends pulumi.ComponentResource {
   public readonly container: docker.Container;
   public readonly volume: docker.Volume;
+  /** Where `npm run backup` writes (BACKUP ... TO Disk('backups', ...)); protected like the data volume. */
+  public readonly backupVolume: docker.Volume;
   /** The schema: depend on it to run after every migration (and the retention) is applied. */
   public readonly schema: SchemaMigration;
   /** "http://clickhouse:8123", for containers on the stack's network. */
@@ -115,6 +120,11 @@ export class ClickHouse extends pulumi.ComponentResource {
       image: cfg.images.clickhouse, namePrefix: cfg.namePrefix, what: CLICKHOUSE_SERVICE, protectData: cfg.protectData,
     }, this);
     this.volume = volume;
+    // Backups on their own volume, so wiping or losing the data volume does not take the backups with it.
+    this.backupVolume = new docker.Volume(`${name}-backups`, {
+      name: `${cfg.namePrefix}-clickhouse-backups-data`,
+      labels: [{ label: "analytics.stack", value: cfg.namePrefix }],
+    }, { parent: this, protect: cfg.protectData, retainOnDelete: cfg.protectData });
 
     const usersXml = pulumi.secret(pulumi.all([args.passwords.migrator, args.passwords.writer, args.passwords.reader])
       .apply(([migrator, writer, reader]) => usersXmlFromPasswords({ migrator, writer, reader })));
@@ -126,9 +136,13 @@ export class ClickHouse extends pulumi.ComponentResource {
       envs: ["CLICKHOUSE_SKIP_USER_SETUP=1"],
       uploads: [
         { file: CLICKHOUSE_CONFIG_FILE, content: buildServerConfigXml({ systemLogRetentionDays: cfg.logRetentionDays }), permissions: "0644" },
+        { file: CLICKHOUSE_BACKUP_CONFIG_FILE, content: backupDiskConfigXml(), permissions: "0644" },
         { file: CLICKHOUSE_USERS_FILE, content: usersXml, permissions: "0644" },
       ],
-      volumes: [{ volumeName: volume.name, containerPath: CLICKHOUSE_DATA_DIR }],
+      volumes: [
+        { volumeName: volume.name, containerPath: CLICKHOUSE_DATA_DIR },
+        { volumeName: this.backupVolume.name, containerPath: BACKUP_CONTAINER_PATH },
+      ],
       ports: [{ internal: CLICKHOUSE_HTTP_PORT, external: cfg.ports.clickhouseHttp, ip: cfg.bindAddress }],
       ulimits: [{ name: "nofile", soft: 262144, hard: 262144 }],
       healthcheck: healthcheck(clickhouseHealthcheckTests(), "20s"),

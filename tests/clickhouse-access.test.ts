@@ -164,7 +164,7 @@ describe("ClickHouse users enforced by the real engine", () => {
     }
     expect(grantsOf(migrator)).toEqual([
       "GRANT SHOW, SELECT, INSERT, ALTER TABLE, ALTER VIEW, CREATE DATABASE, CREATE TABLE, CREATE VIEW, CREATE DICTIONARY, " +
-        "DROP TABLE, DROP VIEW, DROP DICTIONARY, dictGet ON analytics.* TO default",
+        "DROP TABLE, DROP VIEW, DROP DICTIONARY, BACKUP, dictGet ON analytics.* TO default",
     ]);
   });
 

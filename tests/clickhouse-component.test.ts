@@ -68,7 +68,13 @@ describe("ClickHouse component (dev)", () => {
     const volume = rt.find(resources, VOLUME, "clickhouse-data");
     expect(volume.inputs.name).toBe("analytics-dev-clickhouse-data");
     expect(volume.protect).toBe(false);
-    expect(container.inputs.volumes).toEqual([{ volumeName: "analytics-dev-clickhouse-data", containerPath: "/var/lib/clickhouse" }]);
+    expect(container.inputs.volumes).toEqual([
+      { volumeName: "analytics-dev-clickhouse-data", containerPath: "/var/lib/clickhouse" },
+      { volumeName: "analytics-dev-clickhouse-backups-data", containerPath: "/var/lib/clickhouse-backups/" },
+    ]);
+    const backups = rt.find(resources, VOLUME, "clickhouse-backups");
+    expect(backups.protect).toBe(false);
+    expect(container.inputs.uploads.map((u: { file: string }) => u.file)).toContain("/etc/clickhouse-server/config.d/analytics-backups.xml");
   });
 
   it("uploads the generated config and users; passwords only as hashes, the users file secret, no password in env", () => {
@@ -146,7 +152,8 @@ describe("clickhouse artifacts", () => {
 
   it("renders config, users with placeholder hashes, and the migration plan", () => {
     expect(Object.keys(files).sort()).toEqual([
-      "clickhouse/config.d/analytics.xml", "clickhouse/migration-plan.sql", "clickhouse/users.d/analytics-users.xml"]);
+      "clickhouse/config.d/analytics-backups.xml", "clickhouse/config.d/analytics.xml", "clickhouse/migration-plan.sql",
+      "clickhouse/users.d/analytics-users.xml"]);
     expect(files["clickhouse/users.d/analytics-users.xml"]).toContain(
       "<password_sha256_hex>&lt;generated: sha256(clickhouseMigratorPassword)&gt;</password_sha256_hex>");
     expect(files["clickhouse/users.d/analytics-users.xml"]).toContain("sha256(clickhouseWriterPassword)");
