@@ -18,8 +18,8 @@ export interface ClickHouseSinkOptions {
 }
 
 export interface ClickHouseSink {
-  /** Inserts JSONEachRow `body` into `database.table`; a repeat with the same token is stored once. */
-  insert(table: string, body: Buffer, dedupToken: string): Promise<void>;
+  /** Inserts the JSONEachRow bytes `chunks` (in order) into `database.table`; a repeat with the same token is stored once. */
+  insert(table: string, chunks: readonly Buffer[], dedupToken: string): Promise<void>;
   /** True when ClickHouse answers its ping within the timeout. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -45,11 +45,11 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
     },
   });
   return {
-    async insert(table, body, dedupToken) {
+    async insert(table, chunks, dedupToken) {
       if (!IDENTIFIER.test(table)) throw new Error(`table name ${JSON.stringify(table)} is not a plain identifier`);
       const result = await client.exec({
         query: `INSERT INTO ${options.database}.${table} FORMAT JSONEachRow`,
-        values: Readable.from([body], { objectMode: false }),
+        values: Readable.from(chunks, { objectMode: false }),
         clickhouse_settings: { insert_deduplication_token: dedupToken },
       });
       // The response body is empty for an insert, but it must be consumed to free the socket.

@@ -44,9 +44,48 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|
 const MIN_MS = 0;
 const MAX_MS = Date.UTC(2261, 11, 31);
 
+const DIGIT_0 = 48;
+
+/** Two or more ASCII digits at `at` as a number, or NaN. */
+function digits(value: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = value.charCodeAt(i) - DIGIT_0;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS.sssZ`, the form `Date.prototype.toISOString` (and so every Segment SDK) sends, read
+ * without a regex or Date.parse: this runs once or twice per event. Undefined for any other form.
+ */
+function parseCanonicalIso(value: string): number | undefined {
+  if (value.length !== 24 || value[4] !== "-" || value[7] !== "-" || value[10] !== "T" || value[13] !== ":" || value[16] !== ":" || value[19] !== "." || value[23] !== "Z") return undefined;
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 2);
+  const day = digits(value, 8, 2);
+  const hour = digits(value, 11, 2);
+  const minute = digits(value, 14, 2);
+  const second = digits(value, 17, 2);
+  const ms = digits(value, 20, 3);
+  if (Number.isNaN(year + month + day + hour + minute + second + ms) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  // Date.UTC rolls 2024-02-30 over into March; a real date maps back to the same day.
+  return new Date(t).getUTCDate() === day ? t : undefined;
+}
+
 /** Milliseconds since the epoch for an ISO-8601 string, or an explanation of what is wrong with it. */
 export function parseIsoTime(value: string): number | string {
+  const canonical = parseCanonicalIso(value);
+  if (canonical !== undefined) return canonical >= MIN_MS && canonical <= MAX_MS ? canonical : "must be between 1970-01-01 and 2261-12-31";
   if (!ISO_DATE_TIME.test(value)) return "expected an ISO-8601 date-time such as 2024-05-01T14:02:00.000Z";
+  // Date.parse rolls 2024-02-30 over into March; refuse a day the month does not have.
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 2);
+  const day = digits(value, 8, 2);
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return "is not a real date-time (check month, day and hour)";
   // A zone-less time is UTC here (Date.parse would use the server's zone).
   const ms = Date.parse(/[zZ]|[+-]\d{2}(:?\d{2})?$/.test(value.slice(10)) ? value : `${value.replace(" ", "T")}Z`);
   if (Number.isNaN(ms)) return "is not a real date-time (check month, day and hour)";
@@ -55,7 +94,17 @@ export function parseIsoTime(value: string): number | string {
 }
 
 /** `YYYY-MM-DD hh:mm:ss.sss` in UTC: what ClickHouse's DateTime64(3, 'UTC') parses without extra settings. */
+let cachedSecond = Number.NaN;
+let cachedPrefix = "";
+
 export function clickhouseTime(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+  // Events of one batch mostly fall in the same second: format the date and time once, append the milliseconds.
+  const second = Math.floor(ms / 1000);
+  if (second !== cachedSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    cachedPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}.`;
+    cachedSecond = second;
+  }
+  const millis = ms - second * 1000;
+  return cachedPrefix + (millis < 10 ? `00${millis}` : millis < 100 ? `0${millis}` : String(millis));
 }

@@ -36,9 +36,11 @@ export interface ShipperOptions {
   readonly retryMaxMs?: number;
 }
 
-/** Deterministic per batch content: the same bytes always get the same token. */
-export function dedupToken(table: string, body: Buffer): string {
-  return `${table}-${createHash("sha256").update(body).digest("hex").slice(0, 40)}`;
+/** Deterministic per batch content: the same bytes always get the same token, however they are chunked. */
+export function dedupToken(table: string, chunks: readonly Buffer[]): string {
+  const hash = createHash("sha256");
+  for (const chunk of chunks) hash.update(chunk);
+  return `${table}-${hash.digest("hex").slice(0, 40)}`;
 }
 
 class Stopped extends Error {}
@@ -107,9 +109,9 @@ export class Shipper {
     }
     const tables: Record<string, number> = {};
     let events = 0;
-    for (const [table, { rows, body }] of rowsByTable(decoded.records)) {
+    for (const [table, { rows, chunks }] of rowsByTable(decoded.records)) {
       const tableStartedMs = Date.now();
-      await this.insert(table, body);
+      await this.insert(table, chunks);
       metrics.flushDuration.observe({ table }, (Date.now() - tableStartedMs) / 1000);
       metrics.shippedRows.inc({ table }, rows);
       tables[table] = rows;
@@ -124,12 +126,12 @@ export class Shipper {
   }
 
   /** Inserts until ClickHouse has the rows (or has refused each bad row for good). */
-  private async insert(table: Table | typeof DEAD_LETTER_TABLE, body: Buffer): Promise<void> {
+  private async insert(table: Table | typeof DEAD_LETTER_TABLE, chunks: readonly Buffer[]): Promise<void> {
     const { sink, logger, metrics } = this.options;
     for (let attempt = 0; ; attempt++) {
       if (this.stopped || Date.now() > this.deadlineMs) throw new Stopped();
       try {
-        await sink.insert(table, body, dedupToken(table, body));
+        await sink.insert(table, chunks, dedupToken(table, chunks));
         this.lastInsertOk = true;
         return;
       } catch (error) {
@@ -137,7 +139,7 @@ export class Shipper {
         metrics.clickhouseErrors.inc({ decision });
         if (decision === "drop") {
           this.lastInsertOk = true;
-          await this.bisect(table, body, error);
+          await this.bisect(table, chunks, error);
           return;
         }
         this.lastInsertOk = false;
@@ -152,15 +154,15 @@ export class Shipper {
     }
   }
 
-  private async bisect(table: string, body: Buffer, error: unknown): Promise<void> {
-    const lines = body.toString("utf8").split("\n").filter((l) => l.length > 0);
+  private async bisect(table: string, chunks: readonly Buffer[], error: unknown): Promise<void> {
+    const lines = Buffer.concat(chunks).toString("utf8").split("\n").filter((l) => l.length > 0);
     if (lines.length <= 1) {
       await this.deadLetter(table, lines[0] ?? "", error);
       return;
     }
     const half = Math.ceil(lines.length / 2);
     for (const part of [lines.slice(0, half), lines.slice(half)]) {
-      await this.insert(table as Table, Buffer.from(`${part.join("\n")}\n`));
+      await this.insert(table as Table, [Buffer.from(`${part.join("\n")}\n`)]);
     }
   }
 
@@ -179,7 +181,7 @@ export class Shipper {
     metrics.deadLetters.inc({ table });
     logger.error({ table, message_id: messageId, code, reason }, "ClickHouse rejected a row for good; dead-lettered");
     try {
-      await sink.insert(DEAD_LETTER_TABLE, Buffer.from(line), dedupToken(DEAD_LETTER_TABLE, Buffer.from(row)));
+      await sink.insert(DEAD_LETTER_TABLE, [Buffer.from(line)], dedupToken(DEAD_LETTER_TABLE, [Buffer.from(row)]));
     } catch (tableError) {
       logger.error({ err_message: (tableError as Error).message, file: this.options.deadLetterFile }, "dead-letter table insert failed; writing the row to the dead-letter file");
       const handle = await fs.open(this.options.deadLetterFile, "a");

@@ -103,8 +103,11 @@ export function decodeSegment(data: Buffer): DecodedSegment {
   return { records, validBytes: o, tornBytes: data.length - o };
 }
 
-/** Concatenates each table's rows across records, in record order: one insert body per table. */
-export function rowsByTable(records: readonly SpoolRecord[]): Map<Table, { rows: number; body: Buffer }> {
+/**
+ * Each table's rows across records, in record order: one insert body per table, as the list of section buffers
+ * (slices of the segment; concatenating 15 MB only to send it would double the shipper's memory).
+ */
+export function rowsByTable(records: readonly SpoolRecord[]): Map<Table, { rows: number; chunks: Buffer[] }> {
   const parts = new Map<Table, { rows: number; chunks: Buffer[] }>();
   for (const record of records) {
     for (const s of record.sections) {
@@ -114,10 +117,10 @@ export function rowsByTable(records: readonly SpoolRecord[]): Map<Table, { rows:
       parts.set(s.table, entry);
     }
   }
-  const out = new Map<Table, { rows: number; body: Buffer }>();
+  const out = new Map<Table, { rows: number; chunks: Buffer[] }>();
   for (const table of TABLES) {
     const entry = parts.get(table);
-    if (entry) out.set(table, { rows: entry.rows, body: Buffer.concat(entry.chunks) });
+    if (entry) out.set(table, entry);
   }
   return out;
 }

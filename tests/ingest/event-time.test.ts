@@ -38,3 +38,20 @@ describe("ISO-8601 parsing", () => {
     expect(clickhouseTime(received + 7)).toBe("2024-05-01 14:02:00.007");
   });
 });
+
+describe("fast paths agree with the general ones", () => {
+  it("parses toISOString output exactly like Date.parse, and rejects impossible dates", () => {
+    for (let i = 0; i < 2000; i++) {
+      const ms = Math.floor(Math.random() * Date.UTC(2200, 0, 1));
+      expect(parseIsoTime(new Date(ms).toISOString())).toBe(ms);
+    }
+    expect(parseIsoTime("2024-02-30T10:00:00.000Z")).toMatch(/not a real date-time/);
+    expect(parseIsoTime("2024-02-29T10:00:00.000Z")).toBe(Date.UTC(2024, 1, 29, 10));
+  });
+
+  it("formats any millisecond the way toISOString would", () => {
+    for (const ms of [0, 1, 9, 10, 99, 100, 999, 1000, 1714572120007, 1714572120999, 1714572121000]) {
+      expect(clickhouseTime(ms)).toBe(new Date(ms).toISOString().replace("T", " ").slice(0, 23));
+    }
+  });
+});
