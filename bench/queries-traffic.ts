@@ -51,12 +51,22 @@ function propertiesSql(name: string, h: string, u: string): string {
     concat('{"plan":"', ['free', 'team', 'business'][${u} % 3 + 1], '"}'))`;
 }
 
+/** A UUID-formatted message id from two hashes of a seed: as random as a client's UUIDv4, but reproducible. */
+const messageIdSql = (seed: string) =>
+  `toString(reinterpretAsUUID(concat(reinterpretAsString(cityHash64(${seed}, 'm1')), reinterpretAsString(cityHash64(${seed}, 'm2')))))`;
+
+const EVENT_COLUMNS = "message_id, type, event_name, user_id, anonymous_id, properties, context, event_time, received_at";
+
 /** Tracked events for row numbers [start, start + count). */
 export function trafficInsertSql(shape: TrafficShape, start: number, count: number): string {
+  return `INSERT INTO analytics.events (${EVENT_COLUMNS})\n${trafficSelectSql(shape, start, count)}`;
+}
+
+/** The rows `trafficInsertSql` inserts. */
+export function trafficSelectSql(shape: TrafficShape, start: number, count: number): string {
   const first = `toDate('${shape.endDay}') - ${shape.days - 1}`;
-  return `INSERT INTO analytics.events (message_id, type, event_name, user_id, anonymous_id, properties, context, event_time, received_at)
-SELECT
-  toString(generateUUIDv4(number)) AS message_id,
+  return `SELECT
+  ${messageIdSql("number")} AS message_id,
   'track' AS type,
   name AS event_name,
   if(anonymous, '', ${userIdSql("u")}) AS user_id,
@@ -84,9 +94,9 @@ FROM (
 export function signupsInsertSql(shape: TrafficShape): string {
   const first = `toDate('${shape.endDay}') - ${shape.days - 1}`;
   const steps = "[('signup', 0, 100), ('project_created', 1, 70), ('invite_sent', 2, 40), ('subscription_started', 3, 15)]";
-  return `INSERT INTO analytics.events (message_id, type, event_name, user_id, anonymous_id, properties, context, event_time, received_at)
+  return `INSERT INTO analytics.events (${EVENT_COLUMNS})
 SELECT
-  toString(generateUUIDv4(u * 10 + step.2)) AS message_id, 'track', step.1, ${userIdSql("u")}, ${deviceSql("u")},
+  ${messageIdSql("'signup', u, step.2")} AS message_id, 'track', step.1, ${userIdSql("u")}, ${deviceSql("u")},
   CAST('{"plan":"trial"}', 'JSON'), CAST(${contextSql("u")}, 'JSON'),
   toDateTime64(${first} + d, 3, 'UTC') + toIntervalMillisecond(cityHash64(u, 'signup') % 60000000 + step.2 * (cityHash64(u, step.2) % 7200000)) AS event_time,
   event_time + toIntervalMillisecond(20 + cityHash64(u, 'lag') % 2980)
@@ -103,7 +113,7 @@ WHERE cityHash64(u, 'funnel', step.2) % 100 < step.3 AND (step.2 = 0 OR cityHash
 export function identifiesInsertSql(shape: TrafficShape): string {
   const users = shape.coreUsers + shape.casualUsers;
   return `INSERT INTO analytics.identifies (message_id, user_id, anonymous_id, traits, context, event_time, received_at)
-SELECT toString(generateUUIDv4(number)), ${userIdSql("number")}, ${deviceSql("number")}, CAST('{}', 'JSON'), CAST('{}', 'JSON'),
+SELECT ${messageIdSql("'identify', number")}, ${userIdSql("number")}, ${deviceSql("number")}, CAST('{}', 'JSON'), CAST('{}', 'JSON'),
   toDateTime64(toDate('${shape.endDay}') - ${shape.days} - number % 300, 3, 'UTC'), toDateTime64(toDate('${shape.endDay}') - ${shape.days} - number % 300, 3, 'UTC')
 FROM numbers(${users})`;
 }

@@ -81,7 +81,7 @@ async function bytesPerEvent(client: ClickHouseClient, database: string): Promis
 /** Sends one event for a brand-new user at `now` and polls DAU and adoption until both count it. */
 async function measureFreshness(client: ClickHouseClient, queries: ReturnType<typeof productQueries>, ctxAt: (ms: number) => GrafanaContext): Promise<number> {
   const now = Date.now();
-  const ctx = ctxAt(now + 1000);
+  const ctx = { ...ctxAt(now + 1000), variables: { event_name: ["freshness_probe"] } };
   const dauSql = expandClickHouseMacros(queries.dau.sql, ctx);
   const adoptionSql = expandClickHouseMacros(queries.adoptionThisWeek.sql, ctx);
   const dauToday = async () => Number((await rows<{ dau: string }>(client, dauSql)).at(-1)?.dau ?? 0);
@@ -163,6 +163,9 @@ async function main(): Promise<number> {
     }
 
     const ours = await bytesPerEvent(client, "analytics");
+    const rollups = await rows<{ table: string; rows: string; bytes: string }>(client,
+      "SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts WHERE active AND database = 'analytics' " +
+      "AND table != 'events' GROUP BY table ORDER BY table");
     const baseline = await bytesPerEvent(client, "reference");
     const [retentionErrors] = await rows<{ wrong_cohorts: string; cohorts: string }>(client, expandClickHouseMacros(BASELINE_RETENTION_ERRORS, ctx));
     const freshness = await measureFreshness(client, product, ctxAt);
@@ -176,6 +179,7 @@ async function main(): Promise<number> {
     const bpe = ours.bytes / ours.rows;
     const baselineBpe = baseline.bytes / baseline.rows;
     console.log(`bytes per event: ours ${bpe.toFixed(1)} (${ours.parts} parts), baseline ${baselineBpe.toFixed(1)} (${baseline.parts} parts)`);
+    console.log(`rollups: ${rollups.map((r) => `${r.table} ${Number(r.rows).toLocaleString("en-US")} rows ${(Number(r.bytes) / 2 ** 20).toFixed(1)} MiB`).join("; ")}`);
     console.log(`freshness (insert -> visible in DAU and adoption): ${freshness} ms`);
     console.log(`baseline retention: ${retentionErrors.wrong_cohorts} of ${retentionErrors.cohorts} cohorts wrong (off by one)`);
     console.log(JSON.stringify({
@@ -185,6 +189,7 @@ async function main(): Promise<number> {
       bytes_per_event: Math.round(bpe * 100) / 100,
       baseline_bytes_per_event: Math.round(baselineBpe * 100) / 100,
       freshness_ms: freshness,
+      rollup_bytes: Object.fromEntries(rollups.map((r) => [r.table, Number(r.bytes)])),
       baseline_retention_wrong_cohorts: Number(retentionErrors.wrong_cohorts),
       baseline_retention_cohorts: Number(retentionErrors.cohorts),
     }));
