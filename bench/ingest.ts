@@ -9,7 +9,7 @@
  *  3. batches of 100 events (Segment /v1/batch, unique messageIds): events/s accepted durably;
  *  4. chDB alone: in-process inserts of the same JSONEachRow rows, in the batch size the shipper sends;
  *  5. end to end: offered what chDB alone sustains, the rate at which rows land in ClickHouse;
- *  6. overload: twice the sustainable rate with a small spool; peak resident memory, 503s.
+ *  6. overload: twice the sustainable rate with a 64 MiB spool, so it fills; peak resident memory, 503s.
  * Prints a table, then one JSON line with the figures.
  *
  * Options: --seconds N (per phase, default 10), --connections N (default 50).
@@ -217,8 +217,8 @@ async function main(): Promise<void> {
     await e2eLoad;
     await stopChild(ours);
 
-    log("overload: twice the sustainable rate, 256 MiB spool; peak resident memory");
-    ours = await startChild(server, ingestEnv(join(dir, "spool-overload"), { INGEST_SPOOL_MAX_BYTES: String(256 * 1024 * 1024) }), join(dir, "ingest-overload.log"));
+    log("overload: twice the sustainable rate, 64 MiB spool; peak resident memory");
+    ours = await startChild(server, ingestEnv(join(dir, "spool-overload"), { INGEST_SPOOL_MAX_BYTES: String(64 * 1024 * 1024) }), join(dir, "ingest-overload.log"));
     children.push(ours);
     const pid = ours.child.pid as number;
     let peakRss = rssMb(pid);

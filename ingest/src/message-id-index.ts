@@ -91,6 +91,7 @@ export class MessageIdIndex {
   readonly maxWindowMs: number;
   readonly maxIds: number;
   private readonly sliceMs: number;
+  private readonly maxPerGeneration: number;
   private generations: Generation[] = [];
   /** Ids forgotten before their window ended because maxIds was reached. */
   evictedEarly = 0;
@@ -100,6 +101,7 @@ export class MessageIdIndex {
     this.maxWindowMs = options.windowMs ?? 24 * 60 * 60 * 1000;
     this.maxIds = options.maxIds ?? 2_000_000;
     this.sliceMs = Math.max(1, Math.floor(this.maxWindowMs / (options.slices ?? 24)));
+    this.maxPerGeneration = Math.max(1, Math.ceil(this.maxIds / 8));
   }
 
   get size(): number {
@@ -127,7 +129,7 @@ export class MessageIdIndex {
     this.expire(nowMs);
     if (atMs <= nowMs - this.maxWindowMs) return;
     this.generationFor(atMs).table.add(hi, lo);
-    if (this.size > this.maxIds && this.generations.length > 1) {
+    while (this.size > this.maxIds && this.generations.length > 1) {
       const dropped = this.generations.shift() as Generation;
       this.evictedEarly += dropped.table.size;
     }
@@ -147,19 +149,17 @@ export class MessageIdIndex {
     while (this.generations.length > 0 && this.generations[0].startMs + this.sliceMs <= nowMs - this.maxWindowMs) this.generations.shift();
   }
 
+  /**
+   * The generation new ids go to: the newest one while `atMs` is inside its slice and it holds fewer than
+   * maxIds/8 ids; otherwise a new one starting at `atMs`. Splitting full slices is what lets maxIds evict whole
+   * generations even when every id arrived within one slice (sustained load). Ids older than the newest
+   * generation (loaded at startup) join it: they are remembered a little longer, never shorter.
+   */
   private generationFor(atMs: number): Generation {
-    const startMs = atMs - (atMs % this.sliceMs);
-    for (let g = this.generations.length - 1; g >= 0; g--) {
-      const gen = this.generations[g];
-      if (gen.startMs === startMs) return gen;
-      if (gen.startMs < startMs) {
-        const created = { startMs, table: new FingerprintTable() };
-        this.generations.splice(g + 1, 0, created);
-        return created;
-      }
-    }
-    const created = { startMs, table: new FingerprintTable() };
-    this.generations.unshift(created);
+    const newest = this.generations[this.generations.length - 1];
+    if (newest && atMs < newest.startMs + this.sliceMs && newest.table.size < this.maxPerGeneration) return newest;
+    const created = { startMs: newest ? Math.max(atMs, newest.startMs) : atMs, table: new FingerprintTable() };
+    this.generations.push(created);
     return created;
   }
 }

@@ -36,10 +36,21 @@ export interface ShipperOptions {
   readonly retryMaxMs?: number;
 }
 
-/** Deterministic per batch content: the same bytes always get the same token, however they are chunked. */
-export function dedupToken(table: string, chunks: readonly Buffer[]): string {
+/**
+ * Deterministic per batch content: the same bytes always get the same token, however they are chunked. Yields to
+ * the event loop about every MiB hashed, so hashing a 15 MB batch does not stall requests for 10 ms.
+ */
+export async function dedupToken(table: string, chunks: readonly Buffer[]): Promise<string> {
   const hash = createHash("sha256");
-  for (const chunk of chunks) hash.update(chunk);
+  let sinceYield = 0;
+  for (const chunk of chunks) {
+    hash.update(chunk);
+    sinceYield += chunk.length;
+    if (sinceYield >= 1024 * 1024) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
   return `${table}-${hash.digest("hex").slice(0, 40)}`;
 }
 
@@ -128,10 +139,11 @@ export class Shipper {
   /** Inserts until ClickHouse has the rows (or has refused each bad row for good). */
   private async insert(table: Table | typeof DEAD_LETTER_TABLE, chunks: readonly Buffer[]): Promise<void> {
     const { sink, logger, metrics } = this.options;
+    const token = await dedupToken(table, chunks);
     for (let attempt = 0; ; attempt++) {
       if (this.stopped || Date.now() > this.deadlineMs) throw new Stopped();
       try {
-        await sink.insert(table, chunks, dedupToken(table, chunks));
+        await sink.insert(table, chunks, token);
         this.lastInsertOk = true;
         return;
       } catch (error) {
@@ -181,7 +193,7 @@ export class Shipper {
     metrics.deadLetters.inc({ table });
     logger.error({ table, message_id: messageId, code, reason }, "ClickHouse rejected a row for good; dead-lettered");
     try {
-      await sink.insert(DEAD_LETTER_TABLE, [Buffer.from(line)], dedupToken(DEAD_LETTER_TABLE, [Buffer.from(row)]));
+      await sink.insert(DEAD_LETTER_TABLE, [Buffer.from(line)], await dedupToken(DEAD_LETTER_TABLE, [Buffer.from(row)]));
     } catch (tableError) {
       logger.error({ err_message: (tableError as Error).message, file: this.options.deadLetterFile }, "dead-letter table insert failed; writing the row to the dead-letter file");
       const handle = await fs.open(this.options.deadLetterFile, "a");

@@ -85,9 +85,8 @@ function decodePayload(p: Buffer): SpoolRecord | undefined {
   return o === p.length ? { receivedAtMs, fingerprints, sections } : undefined;
 }
 
-/** Reads records from the start of a segment until the end or the first invalid record. */
-export function decodeSegment(data: Buffer): DecodedSegment {
-  const records: SpoolRecord[] = [];
+/** Walks a segment record by record; returns where the valid records end. Shared by both decoders below. */
+function* walkSegment(data: Buffer): Generator<SpoolRecord, number> {
   let o = 0;
   while (o + RECORD_HEADER_BYTES <= data.length) {
     if (data.readUInt32LE(o) !== RECORD_MAGIC) break;
@@ -97,10 +96,39 @@ export function decodeSegment(data: Buffer): DecodedSegment {
     if (crc32(payload) !== data.readUInt32LE(o + 8)) break;
     const record = decodePayload(payload);
     if (!record) break;
-    records.push(record);
+    yield record;
     o += RECORD_HEADER_BYTES + length;
   }
-  return { records, validBytes: o, tornBytes: data.length - o };
+  return o;
+}
+
+/** Reads records from the start of a segment until the end or the first invalid record. */
+export function decodeSegment(data: Buffer): DecodedSegment {
+  const records: SpoolRecord[] = [];
+  const walk = walkSegment(data);
+  for (let step = walk.next(); ; step = walk.next()) {
+    if (step.done) return { records, validBytes: step.value, tornBytes: data.length - step.value };
+    records.push(step.value);
+  }
+}
+
+/**
+ * The same, yielding to the event loop about every `sliceBytes` checksummed, so the shipper's read of a large
+ * segment never stalls the requests being served meanwhile.
+ */
+export async function decodeSegmentAsync(data: Buffer, sliceBytes = 1024 * 1024): Promise<DecodedSegment> {
+  const records: SpoolRecord[] = [];
+  const walk = walkSegment(data);
+  let sinceYield = 0;
+  for (let step = walk.next(); ; step = walk.next()) {
+    if (step.done) return { records, validBytes: step.value, tornBytes: data.length - step.value };
+    records.push(step.value);
+    for (const s of step.value.sections) sinceYield += s.bytes.length;
+    if (sinceYield >= sliceBytes) {
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
 }
 
 /**

@@ -29,7 +29,7 @@ import { promises as fs, constants as fsConstants } from "node:fs";
 import { join } from "node:path";
 import { BatchBudget } from "./batch";
 import type { MessageIdIndex } from "./message-id-index";
-import { decodeSegment, type DecodedSegment, type SpoolRecord } from "./spool-record";
+import { decodeSegment, decodeSegmentAsync, type DecodedSegment, type SpoolRecord } from "./spool-record";
 
 export interface SpoolOptions {
   readonly dir: string;
@@ -326,7 +326,7 @@ export class Spool {
   }
 
   async readSegment(segment: SegmentInfo): Promise<DecodedSegment> {
-    return decodeSegment(await fs.readFile(segment.path));
+    return decodeSegmentAsync(await fs.readFile(segment.path));
   }
 
   /**

@@ -44,3 +44,15 @@ describe("message id index (24-hour idempotency)", () => {
     expect(b[1]).not.toBe(0);
   });
 });
+
+describe("memory bound under sustained load", () => {
+  it("never holds more than maxIds, even when every id arrives within one slice", () => {
+    const index = new MessageIdIndex({ maxIds: 10_000 });
+    const t = Date.UTC(2024, 0, 1);
+    for (let i = 0; i < 100_000; i++) index.seenBefore(`burst-${i}`, t + Math.floor(i / 1000));
+    expect(index.size).toBeLessThanOrEqual(10_000);
+    expect(index.size).toBeGreaterThan(8_000);
+    expect(index.seenBefore("burst-99999", t + 100)).toBe(true);
+    expect(index.windowMs(t + 100)).toBeLessThan(24 * HOUR);
+  });
+});
