@@ -12,7 +12,7 @@
  * What is deleted (FORGET_PLAN says it per table, and a test fails when a migration adds a table it does not know):
  * - raw rows: events, identifies and groups of the user ids, and the anonymous-only rows of the linked anonymous
  *   ids; aliases naming any of the ids; dead letters whose stored row names one;
- * - per-person rollups, keyed by cityHash64 of the ids: activity_daily, feature_usage_daily, signups,
+ * - per-person rollups, keyed by cityHash64 of the ids: activity_daily, activity_weekly, feature_usage_weekly, signups,
  *   identity_links (including anonymous keys linked to the user that no raw row names any more);
  * - events_hourly holds no ids, but its unique-actor sketches were built from the person's hashed id: the hours
  *   the person was active in are re-aggregated from the remaining events. Hours older than the raw events'
@@ -59,7 +59,8 @@ export const FORGET_PLAN: Readonly<Record<string, TablePlan>> = {
   },
   "analytics.identity_links": { kind: "delete", where: KEYS, what: "anonymous id -> user links" },
   "analytics.activity_daily": { kind: "delete", where: KEYS, what: "daily activity rollup" },
-  "analytics.feature_usage_daily": { kind: "delete", where: KEYS, what: "daily feature usage rollup" },
+  "analytics.activity_weekly": { kind: "delete", where: KEYS, what: "weekly activity rollup" },
+  "analytics.feature_usage_weekly": { kind: "delete", where: KEYS, what: "weekly feature usage rollup" },
   "analytics.signups": { kind: "delete", where: "user_key IN {keys:Array(UInt64)}", what: "signup times" },
   "analytics.events_hourly": {
     kind: "rebuild", view: "analytics.events_hourly_mv", bucket: "toUnixTimestamp(hour)", bucketOfEvent: "toUnixTimestamp(toStartOfHour(event_time))",

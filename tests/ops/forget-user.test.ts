@@ -74,9 +74,12 @@ const ALICE_ROWS: Record<string, number> = {
   "analytics.identity_links": 3,
   // activity_daily: alice day1 and day2, anon-a1 day1, anon-a2 day2, anon-shared day2.
   "analytics.activity_daily": 5,
-  // feature_usage_daily: (day1, signup, alice), (day1, report_created, alice), (day2, report_created, alice),
-  // (day1, page_viewed, anon-a1), (day2, page_viewed, anon-a2), (day2, page_viewed, anon-shared).
-  "analytics.feature_usage_daily": 6,
+  // DAY1 and DAY2 are the Monday and Tuesday of one ISO week, so the weekly rollups hold one row per actor:
+  // activity_weekly: alice, anon-a1, anon-a2, anon-shared.
+  "analytics.activity_weekly": 4,
+  // feature_usage_weekly: (signup, alice), (report_created, alice), (page_viewed, anon-a1), (page_viewed, anon-a2),
+  // (page_viewed, anon-shared).
+  "analytics.feature_usage_weekly": 5,
   "analytics.signups": 1,
 };
 
@@ -122,7 +125,7 @@ describe("npm run forget-user", () => {
     expect(await counts("SELECT count() AS n FROM analytics.aliases")).toBe(0);
     expect((await engine.rows<{ message_id: string }>("SELECT message_id FROM analytics.ingest_dead_letters")).map((r) => r.message_id)).toEqual(["d2"]);
     const aliceKeys = "(cityHash64('alice'), cityHash64('anon-a1'), cityHash64('anon-a2'), cityHash64('anon-shared'))";
-    for (const table of ["identity_links", "activity_daily", "feature_usage_daily"]) {
+    for (const table of ["identity_links", "activity_daily", "activity_weekly", "feature_usage_weekly"]) {
       expect(await counts(`SELECT count() AS n FROM analytics.${table} WHERE user_key IN ${aliceKeys} OR anon_key IN ${aliceKeys}`), table).toBe(0);
     }
     expect(await counts("SELECT count() AS n FROM analytics.signups WHERE user_key = cityHash64('alice')")).toBe(0);
