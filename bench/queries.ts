@@ -130,7 +130,7 @@ async function main(): Promise<number> {
     });
     await timed("the same events into the reference schema", () => client.command({ query: BASELINE_COPY }));
     await timed("merging parts (steady state for storage and queries)", async () => {
-      for (const table of ["analytics.events", "reference.events", "analytics.activity_daily", "analytics.feature_usage_daily",
+      for (const table of ["analytics.events", "reference.events", "analytics.activity_daily", "analytics.activity_weekly", "analytics.feature_usage_weekly",
         "analytics.events_hourly", "analytics.signups", "analytics.identity_links", "reference.hourly_stats"]) {
         await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
       }

@@ -285,8 +285,8 @@ ORDER BY time`,
     },
     clickhouseInsertErrors: {
       kind: "loki", name: "clickhouseInsertErrors", title: "ClickHouse insert errors", unit: "short",
-      description: "Error log lines of the ingest that mention ClickHouse (failed or retried inserts).",
-      expr: `sum(count_over_time(${lokiSelector(s, "ingest", ', level=~"error|fatal"')} |~ "(?i)clickhouse" [$__interval]))`,
+      description: "Ingest log lines about failed ClickHouse inserts: retried (warn), rows dead-lettered and segments that failed to ship (error).",
+      expr: `sum(count_over_time(${lokiSelector(s, "ingest", ', level=~"warn|error|fatal"')} |~ "ClickHouse insert failed|ClickHouse rejected a row|shipping a spool segment failed" [$__interval]))`,
     },
     ingestErrorLines: {
       kind: "loki", name: "ingestErrorLines", title: "Ingest error log lines", unit: "short",
