@@ -12,11 +12,11 @@
  * - One JSON log line per segment shipped: events per table, duration, spool backlog.
  */
 import { createHash } from "node:crypto";
-import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { classify, clickhouseErrorCode, retryDelayMs } from "./classify";
 import type { ClickHouseSink } from "./clickhouse-sink";
+import { appendDurably } from "./durable-append";
 import { clickhouseTime } from "./event-time";
 import type { IngestMetrics } from "./metrics";
 import type { Table } from "./normalize-events";
@@ -196,13 +196,7 @@ export class Shipper {
       await sink.insert(DEAD_LETTER_TABLE, [Buffer.from(line)], await dedupToken(DEAD_LETTER_TABLE, [Buffer.from(row)]));
     } catch (tableError) {
       logger.error({ err_message: (tableError as Error).message, file: this.options.deadLetterFile }, "dead-letter table insert failed; writing the row to the dead-letter file");
-      const handle = await fs.open(this.options.deadLetterFile, "a");
-      try {
-        await handle.write(line);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
+      await appendDurably(this.options.deadLetterFile, line);
     }
   }
 

@@ -28,6 +28,7 @@
 import { promises as fs, constants as fsConstants } from "node:fs";
 import { join } from "node:path";
 import { BatchBudget } from "./batch";
+import { appendDurably } from "./durable-append";
 import type { MessageIdIndex } from "./message-id-index";
 import { decodeSegment, decodeSegmentAsync, type DecodedSegment, type SpoolRecord } from "./spool-record";
 
@@ -357,13 +358,7 @@ export class Spool {
       this.seenFile = { path: join(this.seenDir, `${startMs}.ids`), startMs, bytes: 0 };
       this.seenFiles.push({ path: this.seenFile.path, bytes: 0 });
     }
-    const handle = await fs.open(this.seenFile.path, "a");
-    try {
-      await handle.write(data);
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+    await appendDurably(this.seenFile.path, data);
     this.seenFile.bytes += data.length;
     this.seenFiles[this.seenFiles.length - 1].bytes = this.seenFile.bytes;
     // Keep at most maxIds fingerprints on disk (plus the file being written), oldest files go first.
