@@ -4,7 +4,7 @@
  *
  * ClickHouse queries use the Grafana ClickHouse plugin's macros ($__timeFilter, $__fromTime, $__toTime,
  * $__timeInterval, $__interval_s) and the dashboard variable `event_name`; Loki queries use `service` and
- * `$__interval`. People are counted from the rollups of sql/0004-0008 with anonymous ids resolved to users (see
+ * `$__interval`. People are counted from the rollups of sql/0004-0008 (daily, weekly, hourly, signups) with anonymous ids resolved to users (see
  * `personsSql` and docs/data-model.md); nothing reads the raw events table except the funnel (it needs every
  * timestamp) and the ingest-health panels (they select by arrival time, through a skip index).
  */

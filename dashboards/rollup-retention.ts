@@ -1,5 +1,5 @@
 /**
- * How long the rollups of sql/0005-0007 keep data: `cfg.rollupRetentionDays`, longer than the raw events
+ * How long the rollups of sql/0005-0007 (daily, weekly and hourly) keep data: `cfg.rollupRetentionDays`, longer than the raw events
  * (`cfg.eventRetentionDays`, see components/retention.ts), so trends and cohorts outlive the events they summarize.
  *
  * The identity links (0004) and signups (0008) hold one row per person and never expire: dropping them would move

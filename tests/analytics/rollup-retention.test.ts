@@ -1,0 +1,24 @@
+/**
+ * Rollup TTLs: derived from rollupRetentionDays and accepted by ClickHouse on every rollup table.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../components/stack-config";
+import { rollupRetentionRules, rollupRetentionStatements } from "../../dashboards/rollup-retention";
+import type { TestEngine } from "../support/clickhouse-engine";
+import { startAnalyticsEngine } from "./analytics-engine";
+
+describe("rollup retention", () => {
+  let engine: TestEngine;
+  beforeAll(async () => { engine = await startAnalyticsEngine("rollup-retention"); });
+  afterAll(async () => engine?.close());
+
+  it("keeps the daily, weekly and hourly rollups rollupRetentionDays, and applies on ClickHouse", async () => {
+    const cfg = loadConfig({ eventRetentionDays: "30", rollupRetentionDays: "400" }, "dev");
+    expect(rollupRetentionRules(cfg).map((r) => r.days)).toEqual([400, 400, 400, 400]);
+    for (const statement of rollupRetentionStatements(cfg)) await engine.client.command({ query: statement });
+    const tables = await engine.rows<{ name: string; create: string }>(
+      "SELECT name, create_table_query AS create FROM system.tables WHERE database = 'analytics' AND create_table_query LIKE '%TTL%' ORDER BY name");
+    expect(tables.map((t) => t.name)).toEqual(["activity_daily", "activity_weekly", "events_hourly", "feature_usage_weekly"]);
+    for (const t of tables) expect(t.create).toContain("toIntervalDay(400)");
+  });
+});
