@@ -26,6 +26,13 @@ export function retentionRules(cfg: Pick<StackConfig, "eventRetentionDays" | "ro
   return [
     // Raw events: the biggest table by far. Rollups (which keep rollupRetentionDays) outlive it by design.
     { table: "analytics.events", timeColumn: "event_time", days: cfg.eventRetentionDays },
+    // The daily, weekly and hourly rollups (sql/0005-0007) keep trends and cohorts after the raw events expire.
+    // The identity links (0004) and signups (0008) hold one row per person and never expire: dropping them would
+    // move old users into new cohorts and split people in two.
+    { table: "analytics.activity_daily", timeColumn: "day", days: cfg.rollupRetentionDays },
+    { table: "analytics.activity_weekly", timeColumn: "week", days: cfg.rollupRetentionDays },
+    { table: "analytics.feature_usage_weekly", timeColumn: "week", days: cfg.rollupRetentionDays },
+    { table: "analytics.events_hourly", timeColumn: "hour", days: cfg.rollupRetentionDays },
   ];
 }
 

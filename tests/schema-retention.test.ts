@@ -6,10 +6,14 @@ import { loadConfig } from "../components/stack-config";
 import { startTestEngine, type TestEngine } from "./support/clickhouse-engine";
 
 describe("retention statements", () => {
-  it("derive the events TTL from eventRetentionDays", () => {
-    const cfg = loadConfig({ eventRetentionDays: "30" }, "dev");
+  it("derive the events TTL from eventRetentionDays and the rollups' from rollupRetentionDays", () => {
+    const cfg = loadConfig({ eventRetentionDays: "30", rollupRetentionDays: "400" }, "dev");
     expect(retentionStatements(cfg)).toEqual([
       "ALTER TABLE analytics.events MODIFY TTL toDate(event_time) + INTERVAL 30 DAY DELETE",
+      "ALTER TABLE analytics.activity_daily MODIFY TTL toDate(day) + INTERVAL 400 DAY DELETE",
+      "ALTER TABLE analytics.activity_weekly MODIFY TTL toDate(week) + INTERVAL 400 DAY DELETE",
+      "ALTER TABLE analytics.feature_usage_weekly MODIFY TTL toDate(week) + INTERVAL 400 DAY DELETE",
+      "ALTER TABLE analytics.events_hourly MODIFY TTL toDate(hour) + INTERVAL 400 DAY DELETE",
     ]);
   });
 
@@ -55,7 +59,7 @@ describe("retention on ClickHouse (chDB)", () => {
     const cfg = loadConfig({ eventRetentionDays: "120" }, "dev");
     const files = toMigrationFiles(readMigrationSources(join(__dirname, "..", "sql")));
     const result = await applyMigrations(engine.client, files, { afterStatements: retentionStatements(cfg) });
-    expect(result.statementsExecuted).toBe(1);
+    expect(result.statementsExecuted).toBe(retentionStatements(cfg).length);
     const [table] = await engine.rows<{ create: string }>("SELECT create_table_query AS create FROM system.tables " +
       "WHERE database = 'analytics' AND name = 'events'");
     expect(table.create).toContain("TTL toDate(event_time) + toIntervalDay(120)");
