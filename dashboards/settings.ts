@@ -42,7 +42,8 @@ export function analyticsSettings(cfg: StackConfig, overrides: Partial<Analytics
     retentionOffsetsDays: [1, 7, 14, 30],
     nonFeatureEvents: ["signup", "page_viewed"],
     dauDropMinBaseline: 20,
-    services: ["ingest", "clickhouse", "loki", cfg.logShipper, "grafana"],
+    // "app": your application's containers labelled analytics.service=app (and `npm run simulate`'s log relay).
+    services: ["app", "ingest", "clickhouse", "loki", cfg.logShipper, "grafana"],
     alerts: cfg.alerts,
     runbookBaseUrl: "docs/runbooks",
     ...overrides,
