@@ -17,7 +17,7 @@ import { fingerprint, type MessageIdIndex } from "./message-id-index";
 import type { IngestMetrics } from "./metrics";
 import { normalizeEvents, type NormalizedRow, type Table } from "./normalize-events";
 import type { RefusalCode } from "./spool";
-import { encodeRecord, type RecordSection } from "./spool-record";
+import { encodeRecord, type LineSection } from "./spool-record";
 
 /** What the app needs from the spool (spool.ts implements it). */
 export interface SpoolPort {
@@ -242,14 +242,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       // Every event is a repeat: answer once the original is durable (it may still be in this group commit).
       await spool.barrier();
     } else {
-      const byTable = new Map<Table, string[]>();
+      const byTable = new Map<Table, { lines: string[]; byteLength: number }>();
       for (const row of kept) {
-        const lines = byTable.get(row.table);
-        if (lines) lines.push(row.json);
-        else byTable.set(row.table, [row.json]);
+        const section = byTable.get(row.table);
+        if (section) {
+          section.lines.push(row.json);
+          section.byteLength += row.bytes + 1;
+        } else {
+          byTable.set(row.table, { lines: [row.json], byteLength: row.bytes + 1 });
+        }
       }
-      const sections: RecordSection[] = [];
-      for (const [table, lines] of byTable) sections.push({ table, rows: lines.length, bytes: Buffer.from(`${lines.join("\n")}\n`) });
+      const sections: LineSection[] = [];
+      for (const [table, { lines, byteLength }] of byTable) sections.push({ table, rows: lines.length, lines, byteLength });
       const record = encodeRecord({ receivedAtMs, fingerprints: fingerprints.subarray(0, fp), sections });
       try {
         await spool.append(record, kept.length, receivedAtMs);
@@ -257,7 +261,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         request.log.error({ err: error }, "spool append failed");
         throw new IngestError("spool_unavailable");
       }
-      for (const [table, lines] of byTable) metrics.accepted.inc({ table }, lines.length);
+      for (const [table, { lines }] of byTable) metrics.accepted.inc({ table }, lines.length);
     }
     if (duplicates > 0) metrics.duplicates.inc(duplicates);
     if (clamped > 0) metrics.clamped.inc(clamped);

@@ -122,22 +122,22 @@ export function normalizeEvents(events: readonly RawEvent[], options: NormalizeO
     const context = (event.context as object | undefined) ?? {};
     const eventTime = clickhouseTime(time.eventTimeMs);
     const table = TABLE_OF[type];
-    let row: object;
+    // The line is built by concatenation rather than JSON.stringify of a row object: same bytes (same key
+    // order, strings and objects through JSON.stringify), without allocating the row object on the hot path.
+    const head = `{"message_id":${JSON.stringify(messageId)}`;
+    const tail = `,"context":${JSON.stringify(context)},"event_time":"${eventTime}","received_at":"${receivedAt}"}`;
+    let json: string;
     if (table === "events") {
       const properties = (event.properties as Record<string, unknown> | undefined) ?? {};
-      row = {
-        message_id: messageId, type, event_name: eventName, user_id: userId, anonymous_id: anonymousId,
-        properties: typeof event.category === "string" && type !== "track" ? { ...properties, category: event.category } : properties,
-        context, event_time: eventTime, received_at: receivedAt,
-      };
+      const merged = typeof event.category === "string" && type !== "track" ? { ...properties, category: event.category } : properties;
+      json = `${head},"type":"${type}","event_name":${JSON.stringify(eventName)},"user_id":${JSON.stringify(userId)},"anonymous_id":${JSON.stringify(anonymousId)},"properties":${JSON.stringify(merged)}${tail}`;
     } else if (table === "identifies") {
-      row = { message_id: messageId, user_id: userId, anonymous_id: anonymousId, traits: event.traits ?? {}, context, event_time: eventTime, received_at: receivedAt };
+      json = `${head},"user_id":${JSON.stringify(userId)},"anonymous_id":${JSON.stringify(anonymousId)},"traits":${JSON.stringify(event.traits ?? {})}${tail}`;
     } else if (table === "groups") {
-      row = { message_id: messageId, user_id: userId, anonymous_id: anonymousId, group_id: groupId, traits: event.traits ?? {}, context, event_time: eventTime, received_at: receivedAt };
+      json = `${head},"user_id":${JSON.stringify(userId)},"anonymous_id":${JSON.stringify(anonymousId)},"group_id":${JSON.stringify(groupId)},"traits":${JSON.stringify(event.traits ?? {})}${tail}`;
     } else {
-      row = { message_id: messageId, user_id: userId, previous_id: idValue(event.previousId), context, event_time: eventTime, received_at: receivedAt };
+      json = `${head},"user_id":${JSON.stringify(userId)},"previous_id":${JSON.stringify(idValue(event.previousId))}${tail}`;
     }
-    const json = JSON.stringify(row);
     const bytes = Buffer.byteLength(json);
     const added = limiter.tryAdd({ table, json, bytes, messageId, clientMessageId: clientId !== undefined, userId: userId || anonymousId, clamped: time.clamped }, bytes);
     if (!added.ok) {

@@ -27,6 +27,17 @@ export interface RecordSection {
   readonly bytes: Buffer;
 }
 
+/**
+ * A section to encode given as its JSONEachRow lines (without newlines) and their total UTF-8 size including one
+ * newline each: encodeRecord writes them straight into the record, with no joined string or interim buffer.
+ */
+export interface LineSection {
+  readonly table: Table;
+  readonly rows: number;
+  readonly lines: readonly string[];
+  readonly byteLength: number;
+}
+
 export interface SpoolRecord {
   readonly receivedAtMs: number;
   /** Pairs of (hi, lo) message-id fingerprints. */
@@ -34,9 +45,13 @@ export interface SpoolRecord {
   readonly sections: readonly RecordSection[];
 }
 
-export function encodeRecord(record: SpoolRecord): Buffer {
+function sectionBytes(s: RecordSection | LineSection): number {
+  return "lines" in s ? s.byteLength : s.bytes.length;
+}
+
+export function encodeRecord(record: { readonly receivedAtMs: number; readonly fingerprints: Uint32Array; readonly sections: readonly (RecordSection | LineSection)[] }): Buffer {
   let payloadBytes = 8 + 4 + record.fingerprints.length * 4 + 1;
-  for (const s of record.sections) payloadBytes += 9 + s.bytes.length;
+  for (const s of record.sections) payloadBytes += 9 + sectionBytes(s);
   const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payloadBytes);
   let o = RECORD_HEADER_BYTES;
   o = buf.writeDoubleLE(record.receivedAtMs, o);
@@ -46,8 +61,19 @@ export function encodeRecord(record: SpoolRecord): Buffer {
   for (const s of record.sections) {
     o = buf.writeUInt8(TABLES.indexOf(s.table), o);
     o = buf.writeUInt32LE(s.rows, o);
-    o = buf.writeUInt32LE(s.bytes.length, o);
-    o += s.bytes.copy(buf, o);
+    const length = sectionBytes(s);
+    o = buf.writeUInt32LE(length, o);
+    if ("lines" in s) {
+      const end = o + length;
+      for (const line of s.lines) {
+        o += buf.write(line, o, "utf8");
+        buf[o++] = 0x0a;
+      }
+      // A byteLength that disagrees with the lines would corrupt the record: refuse rather than write it.
+      if (o !== end) throw new Error(`section byteLength ${length} does not match its lines`);
+    } else {
+      o += s.bytes.copy(buf, o);
+    }
   }
   buf.writeUInt32LE(RECORD_MAGIC, 0);
   buf.writeUInt32LE(payloadBytes, 4);

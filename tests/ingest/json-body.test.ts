@@ -32,6 +32,10 @@ describe("JSON body parsing", () => {
   it("refuses prototype-poisoning keys", () => {
     expect(codeOf(() => parseJsonBody(Buffer.from('{"properties":{"__proto__":{"admin":true}}}'), 32))).toBe("forbidden_key");
     expect(codeOf(() => parseJsonBody(Buffer.from('{"constructor":{"prototype":{"admin":true}}}'), 32))).toBe("forbidden_key");
+    // Spelled with \u escapes, so the words never appear literally in the bytes.
+    expect(codeOf(() => parseJsonBody(Buffer.from('{"properties":{"\\u005f_proto__":{"admin":true}}}'), 32))).toBe("forbidden_key");
+    expect(codeOf(() => parseJsonBody(Buffer.from('{"\\u0063onstructor":{"prototype":{"admin":true}}}'), 32))).toBe("forbidden_key");
+    expect(parseJsonBody(Buffer.from('{"properties":{"proto":1,"constructs":2}}'), 32)).toEqual({ properties: { proto: 1, constructs: 2 } });
   });
 
   it("reports truncated and otherwise malformed JSON as malformed_json", () => {

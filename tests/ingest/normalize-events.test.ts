@@ -29,6 +29,9 @@ describe("normalizing events into rows", () => {
       message_id: "m-1", type: "track", event_name: "Signed Up", user_id: "42", anonymous_id: "", properties: { plan: "pro" },
       context: { ip: "1.2.3.4" }, event_time: "2024-05-01 14:01:00.000", received_at: "2024-05-01 14:02:00.000",
     });
+    // Byte for byte what JSON.stringify of that row gives (the column order ClickHouse receives).
+    expect(rows[1].json).toBe(JSON.stringify(JSON.parse(rows[1].json)));
+    expect(Object.keys(JSON.parse(rows[1].json))).toEqual(["message_id", "type", "event_name", "user_id", "anonymous_id", "properties", "context", "event_time", "received_at"]);
   });
 
   it("routes identify, group and alias to their own tables with Segment's fields", () => {
