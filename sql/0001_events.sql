@@ -9,9 +9,14 @@
 -- * properties and context are JSON objects, queryable as typed sub-columns (properties.plan::String).
 --
 -- Partitioning by month keeps the partition count low (ClickHouse advises against many small partitions) and
--- makes TTL drops cheap. The sort key starts with the day so every dashboard's time-range filter prunes
--- granules; event_name next because most panels filter or group by it; then the user id so one user's events
--- sit together (good compression, and uniq/windowFunnel per user read contiguous ranges).
+-- makes TTL drops cheap. Sort key (day, user_id, anonymous_id, event_time): the day first so a time-range filter
+-- prunes granules; then one person's events of the day sit together, so user_id, anonymous_id (a device per
+-- user), context (per device) compress to almost nothing and event_time deltas are small. Dashboards read the
+-- rollups (0005-0008), not this order; raw-event readers (funnel, events today, ingest health) filter by day
+-- first. Measured at 10M bench events (bytes per event, docs/benchmarks-queries.md): ordering by
+-- (day, event_name, user_id) spread a user's events apart and cost 42.9 B/event, mostly anonymous_id (8.4 B).
+-- Codecs: message_id is random (a UUID is 16 B of entropy), ZSTD(3) is as good as higher levels here; T64 on
+-- received_at beat Delta (3.5 vs 4.2 B/event) since rows are not in arrival order.
 -- Retention is per stack (eventRetentionDays), so the TTL is not frozen here: components/retention.ts sets it
 -- with ALTER TABLE ... MODIFY TTL after the migrations.
 CREATE DATABASE IF NOT EXISTS analytics;
@@ -25,12 +30,12 @@ CREATE TABLE IF NOT EXISTS analytics.events
     anonymous_id  String CODEC(ZSTD(3)),
     properties    JSON CODEC(ZSTD(3)),
     context       JSON CODEC(ZSTD(3)),
-    event_time    DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
-    received_at   DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1))
+    event_time    DateTime64(3, 'UTC') CODEC(Delta, ZSTD(3)),
+    received_at   DateTime64(3, 'UTC') CODEC(T64, ZSTD(3))
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(event_time)
-ORDER BY (toDate(event_time), event_name, user_id, event_time)
+ORDER BY (toDate(event_time), user_id, anonymous_id, event_time)
 -- A batch retried as the same block (the ingest resends a spooled batch after a timeout) is dropped by insert
 -- deduplication, and so are the blocks it would have fed to the rollup views (their tables deduplicate too).
 SETTINGS non_replicated_deduplication_window = 1000;
