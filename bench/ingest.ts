@@ -92,7 +92,8 @@ function startChild(script: string, env: Record<string, string>, logFile: string
 }
 
 async function stopChild(started: Started): Promise<void> {
-  if (started.child.exitCode !== null) return;
+  // A child ended by a signal has exitCode null and signalCode set; waiting for its exit again would hang.
+  if (started.child.exitCode !== null || started.child.signalCode !== null) return;
   const exited = new Promise((resolve) => started.child.once("exit", resolve));
   started.child.kill("SIGTERM");
   await exited;
