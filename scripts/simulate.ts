@@ -45,6 +45,15 @@ async function checkReachable(url: string): Promise<string | undefined> {
   }
 }
 
+/** Closing the log sink on an error path: a failure there is reported, not allowed to hide the first error. */
+async function closeQuietly(sink: LogSink, say: (line: string) => void): Promise<void> {
+  try {
+    await sink.close();
+  } catch (error) {
+    say(`simulate: closing the app log sink (${sink.description}) failed: ${(error as Error).message}`);
+  }
+}
+
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const say = (line: string) => io.stderr.write(`${line}\n`);
   const parsed = parseSimulateArgs(argv, io.env, (io.now ?? Date.now)());
@@ -76,7 +85,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     const problem = await checkReachable(target.url);
     if (problem) {
       say(`simulate: ${problem}`);
-      await sink.close().catch(() => undefined);
+      await closeQuietly(sink, say);
       return 1;
     }
     say(`Sending to ${redactUrl(target.url)} (write key from ${target.source === "stack" ? `stack ${options.stack}'s outputs` : "flags/environment"}); app log lines ${sink.description}.`);
@@ -91,7 +100,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return result.sender && result.sender.unexpectedRejections > 0 ? 1 : 0;
   } catch (error) {
     progress.stop();
-    await sink.close().catch(() => undefined);
+    await closeQuietly(sink, say);
     if (error instanceof SendError) {
       say(`simulate: ${error.message}`);
       return 1;
