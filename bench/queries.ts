@@ -104,6 +104,10 @@ async function measureFreshness(client: ClickHouseClient, queries: ReturnType<ty
 
 async function main(): Promise<number> {
   let args: { events: number; runs: number };
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
   try {
     args = parseBenchArgs(process.argv.slice(2));
   } catch (e) {
