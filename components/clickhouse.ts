@@ -24,7 +24,7 @@ import { buildUsersXml, CLICKHOUSE_USERS, type ClickHouseRole, usersXmlFromPassw
 import { readMigrationSources, splitStatements, toMigrationFiles, type MigrationSource } from "./migrations";
 import { retentionStatements } from "./retention";
 import { SchemaMigration } from "./schema-migration";
-import { healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
+import { dataVolume, healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export const CLICKHOUSE_SERVICE = "clickhouse";
@@ -121,10 +121,9 @@ export class ClickHouse extends pulumi.ComponentResource {
     }, this);
     this.volume = volume;
     // Backups on their own volume, so wiping or losing the data volume does not take the backups with it.
-    this.backupVolume = new docker.Volume(`${name}-backups`, {
-      name: `${cfg.namePrefix}-clickhouse-backups-data`,
-      labels: [{ label: "analytics.stack", value: cfg.namePrefix }],
-    }, { parent: this, protect: cfg.protectData, retainOnDelete: cfg.protectData });
+    this.backupVolume = dataVolume(`${name}-backups`, {
+      namePrefix: cfg.namePrefix, what: `${CLICKHOUSE_SERVICE}-backups`, protectData: cfg.protectData,
+    }, this);
 
     const usersXml = pulumi.secret(pulumi.all([args.passwords.migrator, args.passwords.writer, args.passwords.reader])
       .apply(([migrator, writer, reader]) => usersXmlFromPasswords({ migrator, writer, reader })));

@@ -15,15 +15,18 @@
 import { LOKI_INTERNAL_URL } from "./loki-config";
 import { TIME_MS_FIELD } from "./log-pipeline";
 import type { StackConfig } from "./stack-config";
+import { CLICKHOUSE_NATIVE_PORT } from "./clickhouse-server-config";
+import { CLICKHOUSE_USERS } from "./clickhouse-users";
 
 export const CLICKHOUSE_DATASOURCE_UID = "clickhouse";
 export const LOKI_DATASOURCE_UID = "loki";
 export const CLICKHOUSE_PLUGIN_ID = "grafana-clickhouse-datasource";
 export const PRODUCT_DASHBOARD_UID = "product-analytics";
-export const CLICKHOUSE_READER_USER = "grafana_reader";
+/** The read-only ClickHouse user Grafana queries as (defined with its grants in clickhouse-users.ts). */
+export const CLICKHOUSE_READER_USER = CLICKHOUSE_USERS.reader;
 export const CLICKHOUSE_DATABASE = "analytics";
-/** ClickHouse's native protocol port inside the network (the plugin's `native` protocol). */
-export const CLICKHOUSE_NATIVE_PORT = 9000;
+// ClickHouse's native protocol port inside the network (the plugin's `native` protocol).
+export { CLICKHOUSE_NATIVE_PORT };
 /** Width of the dashboard time range a log line opens, centred on the line. */
 export const LINE_TO_DASHBOARD_WINDOW_MS = 60 * 60 * 1000;
 

@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { healthcheck, reachableHost, serviceContainerArgs, STACK_LABEL } from "./service-container";
+import { dataVolume, healthcheck, reachableHost, serviceContainerArgs, STACK_LABEL } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export const INGEST_SERVICE = "ingest";
@@ -136,10 +136,9 @@ export class Ingest extends pulumi.ComponentResource {
       triggers: { sourceHash },
     }, { parent: this });
 
-    this.spoolVolume = new docker.Volume(`${name}-spool`, {
-      name: `${cfg.namePrefix}-ingest-spool-data`,
-      labels: [{ label: STACK_LABEL, value: cfg.namePrefix }],
-    }, { parent: this, protect: cfg.protectData, retainOnDelete: cfg.protectData });
+    this.spoolVolume = dataVolume(`${name}-spool`, {
+      namePrefix: cfg.namePrefix, what: `${INGEST_SERVICE}-spool`, protectData: cfg.protectData,
+    }, this);
 
     const secretFiles = pulumi.secret(pulumi.all([args.writeKeys, args.clickhouseWriterPassword])
       .apply(([writeKeys, clickhousePassword]) => ingestSecretFiles({ writeKeys, clickhousePassword })));

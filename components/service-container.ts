@@ -73,9 +73,16 @@ export interface ImageAndVolumeOptions {
 /** The pinned image, pulled once and kept when the stack goes, and the service's named data volume. */
 export function imageAndVolume(name: string, opts: ImageAndVolumeOptions, parent: pulumi.Resource): { image: docker.RemoteImage; volume: docker.Volume } {
   const image = new docker.RemoteImage(`${name}-image`, { name: opts.image, keepLocally: true }, { parent });
-  const volume = new docker.Volume(`${name}-data`, {
+  return { image, volume: dataVolume(`${name}-data`, opts, parent) };
+}
+
+/**
+ * A named data volume `${namePrefix}-<what>-data`, labelled with the stack, protected from `pulumi destroy` and kept
+ * on replacement when the stack protects its data. Every volume that holds state is made here.
+ */
+export function dataVolume(resourceName: string, opts: Omit<ImageAndVolumeOptions, "image">, parent: pulumi.Resource): docker.Volume {
+  return new docker.Volume(resourceName, {
     name: `${opts.namePrefix}-${opts.what}-data`,
     labels: [{ label: STACK_LABEL, value: opts.namePrefix }],
   }, { parent, protect: opts.protectData, retainOnDelete: opts.protectData });
-  return { image, volume };
 }
