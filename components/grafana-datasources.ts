@@ -17,6 +17,7 @@ import { TIME_MS_FIELD } from "./log-pipeline";
 import type { StackConfig } from "./stack-config";
 import { CLICKHOUSE_NATIVE_PORT } from "./clickhouse-server-config";
 import { CLICKHOUSE_USERS } from "./clickhouse-users";
+import { exploreUrlFromPanes } from "./explore-url";
 
 export const CLICKHOUSE_DATASOURCE_UID = "clickhouse";
 export const LOKI_DATASOURCE_UID = "loki";
@@ -86,8 +87,7 @@ export function exploreUrl(expr: string, days: number): string {
       range: { from: `now-${days}d`, to: "now" },
     },
   };
-  const encoded = encodeURIComponent(JSON.stringify(panes)).split(encodeURIComponent(MATCHED_VALUE)).join(MATCHED_VALUE);
-  return `/explore?schemaVersion=1&orgId=1&panes=${encoded}`;
+  return exploreUrlFromPanes(panes, [MATCHED_VALUE]);
 }
 
 /**

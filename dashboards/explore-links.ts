@@ -6,6 +6,7 @@
  * (`.+` for All would otherwise turn into ". " in a query string).
  */
 import { DashboardLinkBuilder } from "@grafana/grafana-foundation-sdk/dashboard";
+import { exploreUrlFromPanes } from "../components/explore-url";
 import { LOKI_DATASOURCE } from "./clickhouse-query";
 import type { AnalyticsSettings } from "./settings";
 
@@ -26,9 +27,7 @@ export function lokiExploreUrl(expr: string): string {
       range: { from: "${__from}", to: "${__to}" },
     },
   };
-  let encoded = encodeURIComponent(JSON.stringify(panes));
-  for (const token of GRAFANA_TOKENS) encoded = encoded.split(encodeURIComponent(token)).join(token);
-  return `/explore?schemaVersion=1&orgId=1&panes=${encoded}`;
+  return exploreUrlFromPanes(panes, GRAFANA_TOKENS);
 }
 
 export function logsDataLink(s: AnalyticsSettings): DashboardLinkBuilder {
