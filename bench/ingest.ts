@@ -24,7 +24,9 @@ import { join } from "node:path";
 import autocannon from "autocannon";
 import { Session } from "chdb";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import { funnelRollupStatements } from "../components/funnel-rollup";
 import { applyMigrations, readMigrationSources, splitStatements, toMigrationFiles } from "../components/migrations";
+import { DEFAULT_FUNNEL } from "../dashboards/settings";
 import { startClickHouseHttp } from "../tests/support/clickhouse-http-server";
 import { normalizeEvents } from "../ingest/src/normalize-events";
 
@@ -183,7 +185,8 @@ async function main(): Promise<void> {
   const client = createClient({ url: ch.url, request_timeout: 120_000 });
   const children: Started[] = [];
   try {
-    await applyMigrations(client, toMigrationFiles(readMigrationSources(join(ROOT, "sql"))));
+    // With the funnel rollup's view, as the stack runs it: every insert pays for the views it feeds.
+    await applyMigrations(client, toMigrationFiles(readMigrationSources(join(ROOT, "sql"))), { afterStatements: funnelRollupStatements(DEFAULT_FUNNEL) });
     for (const statement of REFERENCE_SCHEMA) await client.command({ query: statement });
 
     const ingestEnv = (spoolDir: string, extra: Record<string, string> = {}) => ({

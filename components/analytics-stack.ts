@@ -7,6 +7,7 @@
  * dashboards and alerts wait for the datasources; the ingest waits for the schema (its writer user and tables).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { analyticsSettings } from "../dashboards/settings";
 import { ClickHouse } from "./clickhouse";
 import { Dashboards } from "./dashboards";
 import { GeneratedSecrets } from "./generated-secrets";
@@ -46,6 +47,8 @@ export class AnalyticsStack extends pulumi.ComponentResource {
     this.secrets = new GeneratedSecrets(`${name}-secrets`, { provided: args.secrets }, child);
     const secret = this.secrets.values;
     const network = new Network(`${name}-network`, { namePrefix: cfg.namePrefix }, child);
+    // One list for both: ClickHouse collects the steps' events (analytics.funnel_events), the funnel panel reads them.
+    const { funnelSteps } = analyticsSettings(cfg);
 
     this.clickhouse = new ClickHouse(`${name}-clickhouse`, {
       config: cfg,
@@ -56,6 +59,7 @@ export class AnalyticsStack extends pulumi.ComponentResource {
         reader: secret.clickhouseReaderPassword,
       },
       migrationsDir: args.migrationsDir,
+      funnelSteps,
     }, child);
 
     const loki = new Loki(`${name}-loki`, { config: cfg, networkName: network.name }, child);
@@ -71,6 +75,7 @@ export class AnalyticsStack extends pulumi.ComponentResource {
 
     const dashboards = new Dashboards(`${name}-dashboards`, {
       config: cfg,
+      settings: { funnelSteps },
       provider: this.grafana.provider,
       datasources: [this.grafana.clickhouseDatasource, this.grafana.lokiDatasource],
     }, child);

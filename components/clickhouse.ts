@@ -22,6 +22,8 @@ import {
 } from "./clickhouse-server-config";
 import { buildUsersXml, CLICKHOUSE_USERS, type ClickHouseRole, usersXmlFromPasswords } from "./clickhouse-users";
 import { readMigrationSources, splitStatements, toMigrationFiles, type MigrationSource } from "./migrations";
+import { DEFAULT_FUNNEL } from "../dashboards/settings";
+import { funnelRollupStatements } from "./funnel-rollup";
 import { retentionStatements } from "./retention";
 import { SchemaMigration } from "./schema-migration";
 import { dataVolume, healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
@@ -47,8 +49,8 @@ export function clickhouseHealthcheckTests(): string[] {
 
 /**
  * The generated files, for `npm run render`: the server settings, the users with placeholder hashes (passwords
- * are generated at deploy time), and the migration plan (every migration file in order, then the retention
- * statements).
+ * are generated at deploy time), and the migration plan (every migration file in order, then the after-statements:
+ * retention and the funnel view for the default funnel steps, as the stack deploys them).
  */
 export function clickhouseArtifacts(cfg: StackConfig, migrationsDir: string = DEFAULT_MIGRATIONS_DIR): Record<string, string> {
   const placeholder = (role: ClickHouseRole) => `<generated: sha256(clickhouse${role[0].toUpperCase()}${role.slice(1)}Password)>`;
@@ -58,18 +60,29 @@ export function clickhouseArtifacts(cfg: StackConfig, migrationsDir: string = DE
     "clickhouse/users.d/analytics-users.xml": buildUsersXml({
       passwordSha256: { migrator: placeholder("migrator"), writer: placeholder("writer"), reader: placeholder("reader") },
     }),
-    "clickhouse/migration-plan.sql": migrationPlanSql(readMigrationSources(migrationsDir), retentionStatements(cfg)),
+    "clickhouse/migration-plan.sql": migrationPlanSql(readMigrationSources(migrationsDir), afterMigrationStatements(cfg, DEFAULT_FUNNEL)),
   };
 }
 
-/** Every migration in the order it applies, statement by statement, then the retention statements. Pure. */
+/**
+ * What the schema resource runs after the migrations whenever it changes: the retention TTLs, then the funnel
+ * rollup's view and backfill for these steps (they must be the steps the dashboards' funnel panel uses).
+ */
+export function afterMigrationStatements(
+  cfg: Pick<StackConfig, "eventRetentionDays" | "rollupRetentionDays">,
+  funnelSteps: readonly string[],
+): string[] {
+  return [...retentionStatements(cfg), ...funnelRollupStatements(funnelSteps)];
+}
+
+/** Every migration in the order it applies, statement by statement, then the after-statements. Pure. */
 export function migrationPlanSql(sources: readonly MigrationSource[], afterStatements: readonly string[]): string {
   const files = toMigrationFiles(sources);
   const parts = files.map((f) => [
     `-- ${f.name} (sha256 ${f.checksum})`,
     ...splitStatements(f.sql, f.name).map((s) => `${s.text};`),
   ].join("\n\n"));
-  parts.push(["-- after the migrations, whenever they change: retention", ...afterStatements.map((s) => `${s};`)].join("\n\n"));
+  parts.push(["-- after the migrations, whenever they change: retention, funnel rollup view and backfill", ...afterStatements.map((s) => `${s};`)].join("\n\n"));
   return `${parts.join("\n\n")}\n`;
 }
 
@@ -89,6 +102,11 @@ export interface ClickHouseArgs {
   };
   /** Directory of migration files. Defaults to the repository's sql/. */
   readonly migrationsDir?: string;
+  /**
+   * Funnel steps the funnel rollup (analytics.funnel_events) collects: pass the dashboards' funnelSteps, or the
+   * funnel panel reads steps nobody collects. Defaults to DEFAULT_FUNNEL, the dashboards' default.
+   */
+  readonly funnelSteps?: readonly string[];
 }
 
 export class ClickHouse extends pulumi.ComponentResource {
@@ -155,7 +173,7 @@ export class ClickHouse extends pulumi.ComponentResource {
       username: CLICKHOUSE_USERS.migrator,
       password: args.passwords.migrator,
       migrations,
-      afterStatements: retentionStatements(cfg),
+      afterStatements: afterMigrationStatements(cfg, args.funnelSteps ?? DEFAULT_FUNNEL),
     }, { parent: this, dependsOn: [this.container] });
 
     // Derived from the healthy container, so whoever uses them waits for it.

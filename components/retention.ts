@@ -33,6 +33,8 @@ export function retentionRules(cfg: Pick<StackConfig, "eventRetentionDays" | "ro
     { table: "analytics.activity_weekly", timeColumn: "week", days: cfg.rollupRetentionDays },
     { table: "analytics.feature_usage_weekly", timeColumn: "week", days: cfg.rollupRetentionDays },
     { table: "analytics.events_hourly", timeColumn: "hour", days: cfg.rollupRetentionDays },
+    // The funnel steps' events (0010): the funnel panel keeps working over ranges whose raw events expired.
+    { table: "analytics.funnel_events", timeColumn: "day", days: cfg.rollupRetentionDays },
   ];
 }
 

@@ -5,8 +5,9 @@
  * ClickHouse queries use the Grafana ClickHouse plugin's macros ($__timeFilter, $__fromTime, $__toTime,
  * $__timeInterval, $__interval_s) and the dashboard variable `event_name`; Loki queries use `service` and
  * `$__interval`. People are counted from the rollups of sql/0004-0008 (daily, weekly, hourly, signups) with anonymous ids resolved to users (see
- * `personsSql` and docs/data-model.md); nothing reads the raw events table except the funnel (it needs every
- * timestamp) and the ingest-health panels (they select by arrival time, through a skip index).
+ * `personsSql` and docs/data-model.md); the funnel reads its steps' events from analytics.funnel_events (sql/0010);
+ * nothing reads the raw events table except "events today" (its current hour) and the ingest-health panels (they
+ * select by arrival time, through a skip index).
  */
 import type { AnalyticsSettings } from "./settings";
 
@@ -100,9 +101,6 @@ const WEEKLY_FEATURES = "analytics.feature_usage_weekly";
 const dayRange = (from: string, to: string) => `day >= ${from} AND day <= ${to}`;
 const RANGE_DAYS = dayRange("toDate($__fromTime)", "toDate($__toTime)");
 const eventFilter = "event_name IN (${event_name:singlequote})";
-/** Raw-event filters also bound the day, so the sort key (toDate(event_time), ...) prunes: a DateTime64 range alone does not. */
-const rawTimeFilter = (column: string) =>
-  `$__timeFilter(${column}) AND toDate(${column}) >= toDate($__fromTime) AND toDate(${column}) <= toDate($__toTime)`;
 
 function trailingDays(days: number): string {
   return personsSql(ACTIVITY, dayRange(`toDate($__toTime) - ${days - 1}`, "toDate($__toTime)"), ["day"]);
@@ -207,15 +205,17 @@ ORDER BY cohort`,
     funnel: {
       kind: "clickhouse", name: "funnel", title: "Conversion funnel", unit: "short", format: "table",
       description: `People reaching each step of ${steps.join(" -> ")} in order, each within ${s.funnelWindowSeconds} s of the first step.`,
+      // The step events only, from analytics.funnel_events (sql/0010, filled by components/funnel-rollup.ts): the
+      // day range prunes by its sort key, the event_time bounds make the range exact to the millisecond.
       sql: `SELECT n AS step_number, [${sqlList(steps)}][n] AS step, countIf(level >= n) AS people
 FROM (
   /* Millisecond timestamps, so the window and the order of steps are exact. */
-  SELECT if(user_id != '', cityHash64(user_id), if(ifNull(linked_user, 0) = 0, anon_key, linked_user)) AS person,
+  SELECT if(user_key != 0, user_key, if(ifNull(linked_user, 0) = 0, anon_key, linked_user)) AS person,
     windowFunnel(${s.funnelWindowSeconds * 1000})(toUInt64(toUnixTimestamp64Milli(event_time)), ${steps.map((step) => `event_name = ${sqlString(step)}`).join(", ")}) AS level
   FROM (
-    SELECT user_id, if(user_id = '', cityHash64(anonymous_id), 0) AS anon_key, event_time, event_name
-    FROM analytics.events
-    WHERE ${rawTimeFilter("event_time")} AND event_name IN (${sqlList(steps)})
+    SELECT user_key, anon_key, event_time, event_name
+    FROM analytics.funnel_events
+    WHERE ${RANGE_DAYS} AND $__timeFilter(event_time) AND event_name IN (${sqlList(steps)})
   ) AS steps
   LEFT ANY JOIN (${LINKS}) AS links USING (anon_key)
   GROUP BY person

@@ -13,7 +13,7 @@
  * - raw rows: events, identifies and groups of the user ids, and the anonymous-only rows of the linked anonymous
  *   ids; aliases naming any of the ids; dead letters whose stored row names one;
  * - per-person rollups, keyed by cityHash64 of the ids: activity_daily, activity_weekly, feature_usage_weekly, signups,
- *   identity_links (including anonymous keys linked to the user that no raw row names any more);
+ *   funnel_events, identity_links (including anonymous keys linked to the user that no raw row names any more);
  * - events_hourly holds no ids, but its unique-actor sketches were built from the person's hashed id: the hours
  *   the person was active in are re-aggregated from the remaining events. Hours older than the raw events'
  *   retention cannot be rebuilt (their events are gone) and keep their sketch, which holds no readable id.
@@ -62,6 +62,7 @@ export const FORGET_PLAN: Readonly<Record<string, TablePlan>> = {
   "analytics.activity_weekly": { kind: "delete", where: KEYS, what: "weekly activity rollup" },
   "analytics.feature_usage_weekly": { kind: "delete", where: KEYS, what: "weekly feature usage rollup" },
   "analytics.signups": { kind: "delete", where: "user_key IN {keys:Array(UInt64)}", what: "signup times" },
+  "analytics.funnel_events": { kind: "delete", where: KEYS, what: "funnel step events" },
   "analytics.events_hourly": {
     kind: "rebuild", view: "analytics.events_hourly_mv", bucket: "toUnixTimestamp(hour)", bucketOfEvent: "toUnixTimestamp(toStartOfHour(event_time))",
     what: "hourly counts and unique-actor sketches",

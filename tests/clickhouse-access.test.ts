@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildServerConfigXml } from "../components/clickhouse-server-config";
 import { buildUsersXml, CLICKHOUSE_USERS, type ClickHouseRole } from "../components/clickhouse-users";
 import { readMigrationSources } from "../components/migrations";
+import { funnelRollupStatements } from "../components/funnel-rollup";
 import { retentionStatements } from "../components/retention";
 import { loadConfig } from "../components/stack-config";
 
@@ -63,6 +64,8 @@ const FULL_ACCESS = "<clickhouse><profiles><default/></profiles><quotas><default
 
 const eventInsert = (id: string) => "INSERT INTO analytics.events (message_id, type, event_name, user_id, anonymous_id, " +
   `properties, context, event_time, received_at) SELECT '${id}', 'track', 'report_viewed', 'u-${id}', '', '{}', '{}', now64(3), now64(3)`;
+/** The migrator's event (a 'report_viewed', a funnel step in this test) reached the funnel rollup through its view. */
+const FUNNEL_ROWS = "SELECT count() AS n FROM analytics.funnel_events WHERE event_name = 'report_viewed'";
 const deadLetterInsert = "INSERT INTO analytics.ingest_dead_letters (failed_at, target_table, error_code, reason, message_id, row) " +
   "SELECT now64(3), 'events', 27, 'Cannot parse input', 'd1', '{}'";
 const identityInsert = (table: "identifies" | "groups" | "aliases") => ({
@@ -116,12 +119,12 @@ describe("ClickHouse users enforced by the real engine", () => {
     writeFileSync(files.full.usersPath, FULL_ACCESS);
     const cfg = loadConfig({}, "test");
 
-    // 1. As the migrator, on its own data directory: every migration, the retention TTL, then inserts that fire
-    //    the materialized views (which run as their definer: the migrator).
+    // 1. As the migrator, on its own data directory: every migration, the retention TTL and the funnel view with its
+    //    backfill, then inserts that fire the materialized views (which run as their definer: the migrator).
     migrator = await runChild({
       dataDir: join(dir, "migrator-data"), configFile: files.migrator.configPath,
-      migrationsDir: SQL_DIR, afterStatements: retentionStatements(cfg),
-      queries: ["SHOW GRANTS", eventInsert("m1"), identityInsert("identifies"), identityInsert("aliases"),
+      migrationsDir: SQL_DIR, afterStatements: [...retentionStatements(cfg), ...funnelRollupStatements(["signup", "report_viewed"])],
+      queries: ["SHOW GRANTS", eventInsert("m1"), FUNNEL_ROWS, identityInsert("identifies"), identityInsert("aliases"),
         "CREATE DATABASE scratch", "DROP DATABASE analytics", "TRUNCATE TABLE analytics.events", ...outside],
     });
     // 2. A second data directory, migrated with full access. On the server, materialized views run as their
@@ -162,6 +165,7 @@ describe("ClickHouse users enforced by the real engine", () => {
     for (const q of [eventInsert("m1"), identityInsert("identifies"), identityInsert("aliases")]) {
       expect(result(migrator, q)).toEqual({ query: q, ok: true });
     }
+    expect(migrator.results.find((r) => r.query === FUNNEL_ROWS)?.rows).toEqual([{ n: 1 }]);
     expect(grantsOf(migrator)).toEqual([
       "GRANT SHOW, SELECT, INSERT, ALTER TABLE, ALTER VIEW, CREATE DATABASE, CREATE TABLE, CREATE VIEW, CREATE DICTIONARY, " +
         "DROP TABLE, DROP VIEW, DROP DICTIONARY, BACKUP, dictGet ON analytics.* TO default",

@@ -5,9 +5,11 @@ import { XMLParser } from "fast-xml-parser";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ClickHouse, clickhouseArtifacts, clickhouseHostHttpUrl } from "../components/clickhouse";
 import { buildServerConfigXml } from "../components/clickhouse-server-config";
+import { funnelRollupStatements } from "../components/funnel-rollup";
 import { readMigrationSources } from "../components/migrations";
 import { retentionStatements } from "../components/retention";
 import { loadConfig, type StackConfig } from "../components/stack-config";
+import { DEFAULT_FUNNEL } from "../dashboards/settings";
 import { CONTAINER, IMAGE, VOLUME, installComponentMocks } from "./support/component-mocks";
 import { unwrap, type PulumiTestRuntime, type RecordedResource } from "./support/pulumi-harness";
 
@@ -21,8 +23,8 @@ beforeAll(async () => { rt = await installComponentMocks(); });
 
 function deploy(cfg: StackConfig, passwords: Record<keyof typeof PASSWORDS, pulumi.Input<string>> = {
   migrator: pulumi.secret(PASSWORDS.migrator), writer: pulumi.secret(PASSWORDS.writer), reader: pulumi.secret(PASSWORDS.reader),
-}) {
-  return rt.run(() => new ClickHouse("clickhouse", { config: cfg, networkName: "analytics-dev-net", passwords }));
+}, funnelSteps?: readonly string[]) {
+  return rt.run(() => new ClickHouse("clickhouse", { config: cfg, networkName: "analytics-dev-net", passwords, funnelSteps }));
 }
 
 describe("ClickHouse component (dev)", () => {
@@ -95,7 +97,7 @@ describe("ClickHouse component (dev)", () => {
     expect(rt.find(plain, SCHEMA, "clickhouse-schema").secretInputs).toContain("password");
   });
 
-  it("applies the schema as the migrator, after the healthy container, with every file's content and the retention", () => {
+  it("applies the schema as the migrator, after the healthy container, with every file's content, the retention and the funnel view", () => {
     const component = rt.find(resources, COMPONENT, "clickhouse");
     expect(schema.parent).toBe(component.urn);
     expect(schema.dependencies).toContain(container.urn);
@@ -103,11 +105,11 @@ describe("ClickHouse component (dev)", () => {
       url: "http://127.0.0.1:18123",
       username: "migrator",
       password: PASSWORDS.migrator,
-      afterStatements: retentionStatements(dev),
+      afterStatements: [...retentionStatements(dev), ...funnelRollupStatements(DEFAULT_FUNNEL)],
       connectTimeoutSeconds: 120,
     });
     expect(schema.inputs.afterStatements[0]).toBe("ALTER TABLE analytics.events MODIFY TTL toDate(event_time) + INTERVAL 60 DAY DELETE");
-    expect(schema.inputs.afterStatements).toHaveLength(5); // events plus the four rollups
+    expect(schema.inputs.afterStatements).toHaveLength(9); // events plus the five rollups' TTLs, then the funnel view's three
     expect(schema.secretInputs).toContain("password");
     expect(schema.inputs.migrations).toEqual(readMigrationSources(join(__dirname, "..", "sql")));
     expect(typeof schema.inputs.__provider).toBe("string");
@@ -119,6 +121,16 @@ describe("ClickHouse component (dev)", () => {
     expect(await unwrap(result.nativePort)).toBe(9000);
     expect(await unwrap(result.hostHttpUrl)).toBe("http://127.0.0.1:18123");
     expect(result.users).toEqual({ migrator: "migrator", writer: "ingest_writer", reader: "grafana_reader" });
+  });
+});
+
+describe("ClickHouse component (funnel steps)", () => {
+  it("collects the funnel steps it is given (the dashboards' funnelSteps) in the funnel view", async () => {
+    const cfg = loadConfig({}, "dev");
+    const { resources } = await deploy(cfg, undefined, ["signup", "checkout_done"]);
+    const statements: string[] = rt.find(resources, SCHEMA, "clickhouse-schema").inputs.afterStatements;
+    expect(statements.slice(-3)).toEqual(funnelRollupStatements(["signup", "checkout_done"]));
+    expect(statements.slice(0, -3)).toEqual(retentionStatements(cfg));
   });
 });
 
@@ -161,13 +173,14 @@ describe("clickhouse artifacts", () => {
     expect(files["clickhouse/users.d/analytics-users.xml"]).toContain("sha256(clickhouseReaderPassword)");
   });
 
-  it("lists every migration in order and ends with the retention statements", () => {
+  it("lists every migration in order and ends with the retention and funnel view statements", () => {
     const plan = files["clickhouse/migration-plan.sql"];
     const names = readMigrationSources(join(__dirname, "..", "sql")).map((s) => s.name);
     const positions = names.map((n) => plan.indexOf(`-- ${n} (sha256 `));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
-    expect(plan.trimEnd().endsWith(`${retentionStatements(cfg).at(-1)};`)).toBe(true);
+    expect(plan).toContain(`${retentionStatements(cfg).at(-1)};`);
+    expect(plan.trimEnd().endsWith(`${funnelRollupStatements(DEFAULT_FUNNEL).at(-1)};`)).toBe(true);
     expect(plan).toContain("CREATE DATABASE IF NOT EXISTS analytics;");
   });
 

@@ -14,6 +14,7 @@ describe("retention statements", () => {
       "ALTER TABLE analytics.activity_weekly MODIFY TTL toDate(week) + INTERVAL 400 DAY DELETE",
       "ALTER TABLE analytics.feature_usage_weekly MODIFY TTL toDate(week) + INTERVAL 400 DAY DELETE",
       "ALTER TABLE analytics.events_hourly MODIFY TTL toDate(hour) + INTERVAL 400 DAY DELETE",
+      "ALTER TABLE analytics.funnel_events MODIFY TTL toDate(day) + INTERVAL 400 DAY DELETE",
     ]);
   });
 

@@ -1,18 +1,25 @@
 /**
- * Test fixture: a chDB engine with every migration applied by the real runner, and helpers to load a dataset and
- * run named queries with Grafana's macros expanded.
+ * Test fixture: a chDB engine with every migration applied by the real runner (then the funnel rollup's view and
+ * backfill, as the stack runs them after the migrations), and helpers to load a dataset and run named queries with
+ * Grafana's macros expanded.
  */
 import { join } from "node:path";
+import { funnelRollupStatements } from "../../components/funnel-rollup";
 import { applyMigrations, readMigrationSources, toMigrationFiles } from "../../components/migrations";
+import { DEFAULT_FUNNEL } from "../../dashboards/settings";
 import { startTestEngine, type TestEngine } from "../support/clickhouse-engine";
 import type { Dataset, EventRow } from "../support/dataset";
 import { expandClickHouseMacros, type GrafanaContext } from "../support/grafana-macros";
 
 export const SQL_DIR = join(__dirname, "..", "..", "sql");
 
-export async function startAnalyticsEngine(label: string): Promise<TestEngine> {
+/**
+ * The retention TTLs are left out: they would expire the fixed-date test data on the next merge.
+ * @param funnelSteps the steps the funnel rollup collects: the funnel query's steps. Defaults to DEFAULT_FUNNEL.
+ */
+export async function startAnalyticsEngine(label: string, funnelSteps: readonly string[] = DEFAULT_FUNNEL): Promise<TestEngine> {
   const engine = await startTestEngine(label);
-  await applyMigrations(engine.client, toMigrationFiles(readMigrationSources(SQL_DIR)));
+  await applyMigrations(engine.client, toMigrationFiles(readMigrationSources(SQL_DIR)), { afterStatements: funnelRollupStatements(funnelSteps) });
   return engine;
 }
 

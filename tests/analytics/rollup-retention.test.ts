@@ -12,14 +12,14 @@ describe("rollup retention", () => {
   beforeAll(async () => { engine = await startAnalyticsEngine("rollup-retention"); });
   afterAll(async () => engine?.close());
 
-  it("keeps the daily, weekly and hourly rollups rollupRetentionDays, and applies on ClickHouse", async () => {
+  it("keeps the daily, weekly, hourly and funnel rollups rollupRetentionDays, and applies on ClickHouse", async () => {
     const cfg = loadConfig({ eventRetentionDays: "30", rollupRetentionDays: "400" }, "dev");
     const rollupRules = retentionRules(cfg).filter((r) => r.table !== "analytics.events");
-    expect(rollupRules.map((r) => r.days)).toEqual([400, 400, 400, 400]);
+    expect(rollupRules.map((r) => r.days)).toEqual([400, 400, 400, 400, 400]);
     for (const rule of rollupRules) await engine.client.command({ query: ttlStatement(rule) });
     const tables = await engine.rows<{ name: string; create: string }>(
       "SELECT name, create_table_query AS create FROM system.tables WHERE database = 'analytics' AND create_table_query LIKE '%TTL%' ORDER BY name");
-    expect(tables.map((t) => t.name)).toEqual(["activity_daily", "activity_weekly", "events_hourly", "feature_usage_weekly"]);
+    expect(tables.map((t) => t.name)).toEqual(["activity_daily", "activity_weekly", "events_hourly", "feature_usage_weekly", "funnel_events"]);
     for (const t of tables) expect(t.create).toContain("toIntervalDay(400)");
   });
 });

@@ -168,5 +168,13 @@ describe("exactly-once delivery under SIGKILL and a ClickHouse outage", () => {
       format: "JSONEachRow",
     })).json<{ rollup: string; raw: string }>();
     expect(Number(daily.rollup)).toBe(Number(daily.raw));
+    // The funnel rollup holds each step event once (EVENT_NAMES' "signup" is a default funnel step).
+    const [funnel] = await (await client.query({
+      query: `SELECT (SELECT count() FROM analytics.funnel_events FINAL) AS rollup,
+                     (SELECT count() FROM analytics.events WHERE event_name = 'signup') AS raw`,
+      format: "JSONEachRow",
+    })).json<{ rollup: string; raw: string }>();
+    expect(Number(funnel.raw)).toBeGreaterThan(0);
+    expect(Number(funnel.rollup)).toBe(Number(funnel.raw));
   });
 });

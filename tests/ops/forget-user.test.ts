@@ -81,6 +81,8 @@ const ALICE_ROWS: Record<string, number> = {
   // (page_viewed, anon-shared).
   "analytics.feature_usage_weekly": 5,
   "analytics.signups": 1,
+  // funnel_events (default funnel steps): alice's signup, e3.
+  "analytics.funnel_events": 1,
 };
 
 describe("npm run forget-user", () => {
@@ -125,13 +127,14 @@ describe("npm run forget-user", () => {
     expect(await counts("SELECT count() AS n FROM analytics.aliases")).toBe(0);
     expect((await engine.rows<{ message_id: string }>("SELECT message_id FROM analytics.ingest_dead_letters")).map((r) => r.message_id)).toEqual(["d2"]);
     const aliceKeys = "(cityHash64('alice'), cityHash64('anon-a1'), cityHash64('anon-a2'), cityHash64('anon-shared'))";
-    for (const table of ["identity_links", "activity_daily", "activity_weekly", "feature_usage_weekly"]) {
+    for (const table of ["identity_links", "activity_daily", "activity_weekly", "feature_usage_weekly", "funnel_events"]) {
       expect(await counts(`SELECT count() AS n FROM analytics.${table} WHERE user_key IN ${aliceKeys} OR anon_key IN ${aliceKeys}`), table).toBe(0);
     }
     expect(await counts("SELECT count() AS n FROM analytics.signups WHERE user_key = cityHash64('alice')")).toBe(0);
     // Bob and carol are untouched: bob's activity, both signups, carol's link.
     expect(await engine.rows("SELECT * FROM analytics.activity_daily WHERE user_key = cityHash64('bob') ORDER BY day")).toEqual(bobBefore);
     expect(await counts("SELECT count() AS n FROM analytics.signups")).toBe(2);
+    expect(await counts("SELECT count() AS n FROM analytics.funnel_events WHERE user_key IN (cityHash64('bob'), cityHash64('carol'))")).toBe(2);
     expect(await counts("SELECT count() AS n FROM analytics.identity_links WHERE anon_key IN (cityHash64('anon-c'), cityHash64('anon-b'))")).toBe(2);
     // The hourly rollup equals what the remaining events give, hour by hour (alice's hours included).
     expect(await hourly()).toEqual(await hourlyFromEvents());

@@ -5,7 +5,9 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { createClient } from "@clickhouse/client";
+import { funnelRollupStatements } from "../../../components/funnel-rollup";
 import { applyMigrations, readMigrationSources, toMigrationFiles } from "../../../components/migrations";
+import { DEFAULT_FUNNEL } from "../../../dashboards/settings";
 
 const SERVER = join(__dirname, "..", "..", "..", "ingest", "src", "server.ts");
 export const SQL_DIR = join(__dirname, "..", "..", "..", "sql");
@@ -75,11 +77,14 @@ export async function startIngestProcess(options: IngestProcessOptions): Promise
   };
 }
 
-/** Applies every migration in sql/ to the endpoint, as the stack's SchemaMigration does after ClickHouse is healthy. */
+/**
+ * Applies every migration in sql/ and the funnel rollup's view to the endpoint, as the stack's SchemaMigration does
+ * after ClickHouse is healthy (the retention TTLs are left out: test data is dated).
+ */
 export async function migrate(clickhouseUrl: string): Promise<void> {
   const client = createClient({ url: clickhouseUrl });
   try {
-    await applyMigrations(client, toMigrationFiles(readMigrationSources(SQL_DIR)));
+    await applyMigrations(client, toMigrationFiles(readMigrationSources(SQL_DIR)), { afterStatements: funnelRollupStatements(DEFAULT_FUNNEL) });
   } finally {
     await client.close();
   }

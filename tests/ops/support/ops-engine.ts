@@ -5,7 +5,7 @@
  *   any extra grants, so a test proves the role may run the command (chDB always runs as `default`; CREATE USER is
  *   refused, but a users.xml from the config file applies);
  * - optionally a local disk named like the stack's backup disk, allowed for BACKUP/RESTORE.
- * Then every migration in sql/ is applied as that user, as the stack's schema step does.
+ * Then every migration in sql/ is applied as that user, as the stack's schema step does, and the funnel rollup's view.
  *
  * chDB binds one engine per process with the config of the first session, so one engine per test file.
  */
@@ -16,7 +16,9 @@ import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { Session } from "chdb";
 import { createChdbConnection } from "chdb/connection";
 import { escapeXml, roleGrants, type ClickHouseRole } from "../../../components/clickhouse-users";
+import { funnelRollupStatements } from "../../../components/funnel-rollup";
 import { applyMigrations, readMigrationSources, toMigrationFiles } from "../../../components/migrations";
+import { DEFAULT_FUNNEL } from "../../../dashboards/settings";
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["connection"]>;
 
@@ -48,7 +50,8 @@ export async function startOpsEngine(options: OpsEngineOptions): Promise<OpsEngi
     `${options.serverConfig?.(dir) ?? ""}</clickhouse>`);
   const session = new Session(join(dir, "data"), { connectionArgs: [`--config-file=${join(dir, "config.xml")}`] });
   const client = createClient({ connection: createChdbConnection({ path: join(dir, "data") }) as unknown as ClientConnection });
-  await applyMigrations(client, toMigrationFiles(readMigrationSources(SQL_DIR)));
+  // The funnel rollup's view too, as the stack's schema step runs it (retention TTLs left out: the test data is dated).
+  await applyMigrations(client, toMigrationFiles(readMigrationSources(SQL_DIR)), { afterStatements: funnelRollupStatements(DEFAULT_FUNNEL) });
   return {
     client,
     dir,
