@@ -20,6 +20,9 @@ export const MAX_BATCH_EVENTS = 2500;
 /** Deepest nesting a body may have (envelope, batch array, event, then properties 28 levels deep). */
 export const MAX_JSON_DEPTH = 32;
 
+/** Ajv options of the body schemas: no coercion, no defaults, nothing removed (Fastify's own defaults change bodies). */
+export const AJV_OPTIONS = { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } as const;
+
 const id = { type: ["string", "number"], maxLength: 1024 } as const;
 const name = { type: "string", maxLength: 1024 } as const;
 const date = { type: "string", maxLength: 64 } as const;

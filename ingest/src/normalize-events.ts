@@ -19,7 +19,7 @@ import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, type EventType } from "./event-schem
 export const TABLES = ["events", "identifies", "groups", "aliases"] as const;
 export type Table = (typeof TABLES)[number];
 
-const TABLE_OF: Record<EventType, Table> = {
+export const TABLE_OF: Record<EventType, Table> = {
   track: "events", page: "events", screen: "events", identify: "identifies", group: "groups", alias: "aliases",
 };
 
@@ -55,7 +55,7 @@ export interface NormalizedRequest {
 
 type RawEvent = Readonly<Record<string, unknown>>;
 
-function idValue(value: unknown): string {
+export function idValue(value: unknown): string {
   if (typeof value === "string") return value;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   return "";
@@ -81,6 +81,26 @@ function timeField(event: RawEvent, field: string, problems: Problems, index: nu
     return undefined;
   }
   return parsed;
+}
+
+/**
+ * One JSONEachRow line, from its parts already serialized as JSON (`...Json`) and the two formatted times. Shared by
+ * this slow path and the fast path (fast-batch.ts), so both write the same columns in the same order.
+ * The line is built by concatenation rather than JSON.stringify of a row object: the same bytes (same key order,
+ * each part through JSON.stringify), without allocating the row object on the hot path.
+ * `idJson` is `group_id` for groups and `previous_id` for aliases; `objectJson` is `properties` for the events table
+ * and `traits` for identifies and groups (unused for aliases).
+ */
+export function rowJson(table: Table, type: EventType, messageIdJson: string, eventNameJson: string, userIdJson: string, anonymousIdJson: string,
+  idJson: string, objectJson: string, contextJson: string, eventTime: string, receivedAt: string): string {
+  const head = `{"message_id":${messageIdJson}`;
+  const tail = `,"context":${contextJson},"event_time":"${eventTime}","received_at":"${receivedAt}"}`;
+  if (table === "events") {
+    return `${head},"type":"${type}","event_name":${eventNameJson},"user_id":${userIdJson},"anonymous_id":${anonymousIdJson},"properties":${objectJson}${tail}`;
+  }
+  if (table === "identifies") return `${head},"user_id":${userIdJson},"anonymous_id":${anonymousIdJson},"traits":${objectJson}${tail}`;
+  if (table === "groups") return `${head},"user_id":${userIdJson},"anonymous_id":${anonymousIdJson},"group_id":${idJson},"traits":${objectJson}${tail}`;
+  return `${head},"user_id":${userIdJson},"previous_id":${idJson}${tail}`;
 }
 
 export function normalizeEvents(events: readonly RawEvent[], options: NormalizeOptions): NormalizedRequest {
@@ -119,25 +139,17 @@ export function normalizeEvents(events: readonly RawEvent[], options: NormalizeO
     if (time.clamped) clamped++;
     const clientId = (event.messageId ?? event.message_id) as string | undefined;
     const messageId = clientId ?? options.newMessageId();
-    const context = (event.context as object | undefined) ?? {};
     const eventTime = clickhouseTime(time.eventTimeMs);
     const table = TABLE_OF[type];
-    // The line is built by concatenation rather than JSON.stringify of a row object: same bytes (same key
-    // order, strings and objects through JSON.stringify), without allocating the row object on the hot path.
-    const head = `{"message_id":${JSON.stringify(messageId)}`;
-    const tail = `,"context":${JSON.stringify(context)},"event_time":"${eventTime}","received_at":"${receivedAt}"}`;
-    let json: string;
+    let objectJson = "";
     if (table === "events") {
       const properties = (event.properties as Record<string, unknown> | undefined) ?? {};
-      const merged = typeof event.category === "string" && type !== "track" ? { ...properties, category: event.category } : properties;
-      json = `${head},"type":"${type}","event_name":${JSON.stringify(eventName)},"user_id":${JSON.stringify(userId)},"anonymous_id":${JSON.stringify(anonymousId)},"properties":${JSON.stringify(merged)}${tail}`;
-    } else if (table === "identifies") {
-      json = `${head},"user_id":${JSON.stringify(userId)},"anonymous_id":${JSON.stringify(anonymousId)},"traits":${JSON.stringify(event.traits ?? {})}${tail}`;
-    } else if (table === "groups") {
-      json = `${head},"user_id":${JSON.stringify(userId)},"anonymous_id":${JSON.stringify(anonymousId)},"group_id":${JSON.stringify(groupId)},"traits":${JSON.stringify(event.traits ?? {})}${tail}`;
-    } else {
-      json = `${head},"user_id":${JSON.stringify(userId)},"previous_id":${JSON.stringify(idValue(event.previousId))}${tail}`;
+      objectJson = JSON.stringify(typeof event.category === "string" && type !== "track" ? { ...properties, category: event.category } : properties);
+    } else if (table !== "aliases") {
+      objectJson = JSON.stringify(event.traits ?? {});
     }
+    const json = rowJson(table, type, JSON.stringify(messageId), JSON.stringify(eventName), JSON.stringify(userId), JSON.stringify(anonymousId),
+      table === "aliases" ? JSON.stringify(idValue(event.previousId)) : table === "groups" ? JSON.stringify(groupId) : "", objectJson, JSON.stringify(event.context ?? {}), eventTime, receivedAt);
     const bytes = Buffer.byteLength(json);
     const added = limiter.tryAdd({ table, json, bytes, messageId, clientMessageId: clientId !== undefined, userId: userId || anonymousId, clamped: time.clamped }, bytes);
     if (!added.ok) {
