@@ -206,18 +206,20 @@ ORDER BY cohort`,
       kind: "clickhouse", name: "funnel", title: "Conversion funnel", unit: "short", format: "table",
       description: `People reaching each step of ${steps.join(" -> ")} in order, each within ${s.funnelWindowSeconds} s of the first step.`,
       // The step events only, from analytics.funnel_events (sql/0010, filled by components/funnel-rollup.ts): the
-      // day range prunes by its sort key, the event_time bounds make the range exact to the millisecond.
-      sql: `SELECT n AS step_number, [${sqlList(steps)}][n] AS step, countIf(level >= n) AS people
+      // day range prunes by its sort key, the event_time bounds make the range exact to the millisecond. Only the
+      // links of the anonymous ids among them are joined, not every link.
+      sql: `WITH steps AS (
+  SELECT user_key, anon_key, event_time, event_name
+  FROM analytics.funnel_events
+  WHERE ${RANGE_DAYS} AND $__timeFilter(event_time) AND event_name IN (${sqlList(steps)})
+)
+SELECT n AS step_number, [${sqlList(steps)}][n] AS step, countIf(level >= n) AS people
 FROM (
   /* Millisecond timestamps, so the window and the order of steps are exact. */
   SELECT if(user_key != 0, user_key, if(ifNull(linked_user, 0) = 0, anon_key, linked_user)) AS person,
     windowFunnel(${s.funnelWindowSeconds * 1000})(toUInt64(toUnixTimestamp64Milli(event_time)), ${steps.map((step) => `event_name = ${sqlString(step)}`).join(", ")}) AS level
-  FROM (
-    SELECT user_key, anon_key, event_time, event_name
-    FROM analytics.funnel_events
-    WHERE ${RANGE_DAYS} AND $__timeFilter(event_time) AND event_name IN (${sqlList(steps)})
-  ) AS steps
-  LEFT ANY JOIN (${LINKS}) AS links USING (anon_key)
+  FROM steps
+  LEFT ANY JOIN (${LINKS} WHERE ${inSet("anon_key", "SELECT anon_key FROM steps WHERE user_key = 0")}) AS links USING (anon_key)
   GROUP BY person
 )
 ARRAY JOIN range(1, ${steps.length + 1}) AS n

@@ -39,6 +39,22 @@ describe("funnel rollup statements", () => {
   });
 });
 
+/**
+ * Steps sent anonymously, from a device the user is linked to, an hour or more after the user's signup: only identity
+ * resolution joins them to the user's signup. (The generated dataset sends its funnel steps with a user id.)
+ */
+function anonymousSteps(ds: Dataset, users: number): EventRow[] {
+  const signups = new Map(ds.events.filter((e) => e.event_name === "signup" && e.user_id !== "").map((e) => [e.user_id, e.event_time]));
+  const devices = ds.identifies.filter((i) => i.anonymous_id !== "" && signups.has(i.user_id)).slice(0, users);
+  const later = (time: string, hours: number) => new Date(parseTime(time) + hours * 3_600_000).toISOString().replace("T", " ").replace("Z", "");
+  const steps: [string, number][] = [["project_created", 1], ["invite_sent", 2], ["subscription_started", 3], ["dashboard_viewed", 1], ["report_exported", 2]];
+  return devices.flatMap((device, d) => steps.map(([name, hours], i) => {
+    const at = later(signups.get(device.user_id)!, hours);
+    return { message_id: `anon-step-${d}-${i}`, type: "track", event_name: name, user_id: "", anonymous_id: device.anonymous_id,
+      properties: {}, context: {}, event_time: at, received_at: at };
+  }));
+}
+
 /** The funnel panel's query before the rollup: windowFunnel over analytics.events (the oracle in SQL). */
 function rawFunnelSql(steps: readonly string[], windowSeconds: number): string {
   const list = steps.map((s) => `'${s}'`).join(", ");
@@ -82,12 +98,12 @@ describe("funnel panel on the rollup (chDB)", () => {
   function ranges(steps: readonly string[], windowMs: number): GrafanaContext[] {
     const whole = range(ds.startMs - DAY_MS, ds.endMs);
     const funnel = (ctx: GrafanaContext) => expectedFunnel(stored, steps, windowMs, ctx.fromMs, ctx.toMs).join();
-    const times = stored.events.filter((e) => steps.includes(e.event_name)).map((e) => parseTime(e.event_time))
+    // Candidates: mid-day events of the first step (for the start) and of the last step (for the end).
+    const midDay = (step: string) => stored.events.filter((e) => e.event_name === step).map((e) => parseTime(e.event_time))
       .filter((t) => t % DAY_MS > 3_600_000 && t % DAY_MS < DAY_MS - 3_600_000).sort((a, b) => a - b);
-    const middle = times.slice(Math.floor(times.length / 3));
     const second = (t: number) => Math.floor(t / 1000) * 1000;
-    const from = middle.find((t) => funnel(range(second(t), whole.toMs)) !== funnel(range(second(t) + 1000, whole.toMs)))!;
-    const to = middle.find((t) => funnel(range(whole.fromMs, Math.ceil(t / 1000) * 1000)) !== funnel(range(whole.fromMs, Math.ceil(t / 1000) * 1000 - 1000)))!;
+    const from = midDay(steps[0]).find((t) => funnel(range(second(t), whole.toMs)) !== funnel(range(second(t) + 1000, whole.toMs)))!;
+    const to = midDay(steps.at(-1)!).find((t) => funnel(range(whole.fromMs, Math.ceil(t / 1000) * 1000)) !== funnel(range(whole.fromMs, Math.ceil(t / 1000) * 1000 - 1000)))!;
     expect(from, "a step event whose range start changes the funnel").toBeDefined();
     expect(to, "a step event whose range end changes the funnel").toBeDefined();
     return [
@@ -119,6 +135,9 @@ describe("funnel panel on the rollup (chDB)", () => {
     const whole = expectedFunnel(stored, steps, settings.funnelWindowSeconds * 1000, ds.startMs - DAY_MS, ds.endMs);
     expect(whole.at(-1)).toBeGreaterThan(0);
     expect(whole[0]).toBeGreaterThan(whole.at(-1)!);
+    // ...and that depend on resolving anonymous ids: without the links the answer would differ.
+    const unlinked = expectedFunnel({ ...stored, identifies: [], aliases: [] }, steps, settings.funnelWindowSeconds * 1000, ds.startMs - DAY_MS, ds.endMs);
+    expect(unlinked).not.toEqual(whole);
   }
 
   /** The rollup holds exactly the distinct step rows of the raw events (duplicates aside). */
@@ -137,6 +156,11 @@ describe("funnel panel on the rollup (chDB)", () => {
     engine = await startTestEngine("funnel-rollup");
     ds = generateDataset();
     batches = splitIntoBatches(ds.events, 6);
+    // Anonymous steps go both ways: half stored before the view exists (backfill), half after (the view).
+    const extra = anonymousSteps(ds, 12);
+    batches[0] = [...batches[0], ...extra.slice(0, extra.length / 2)];
+    batches[3] = [...batches[3], ...extra.slice(extra.length / 2)];
+    ds = { ...ds, events: batches.flat() };
     stored = { ...ds, events: [] };
     // Migrations only: the events of the first batches are stored before the funnel view exists.
     await applyMigrations(engine.client, files);
