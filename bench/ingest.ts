@@ -18,7 +18,7 @@
  * rate, end to end, overload) use one request per connection, so their latencies are not queueing behind a pipeline.
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -35,10 +35,28 @@ const option = (name: string, fallback: number) => {
   const at = args.indexOf(`--${name}`);
   return at >= 0 ? Number(args[at + 1]) : fallback;
 };
+const PHASES = ["baseline", "single", "half", "batch", "alone", "e2e", "overload"] as const;
+type Phase = (typeof PHASES)[number];
 if (args.includes("--help")) {
-  process.stdout.write("usage: npm run bench:ingest -- [--seconds N] [--connections N] [--pipelining N] [--batch-connections N]\n");
+  process.stdout.write("usage: npm run bench:ingest -- [--seconds N] [--connections N] [--pipelining N] [--batch-connections N]\n" +
+    `         [--only ${PHASES.join(",")}] [--cpu-prof]\n` +
+    "  --only      run these phases (and what they depend on: half needs single, e2e needs alone, overload needs e2e)\n" +
+    "  --cpu-prof  run the ingest children with node --cpu-prof; the profiles are kept and their directory printed\n");
   process.exit(0);
 }
+const onlyAt = args.indexOf("--only");
+const only = new Set<string>(onlyAt >= 0 ? (args[onlyAt + 1] ?? "").split(",") : PHASES);
+for (const p of only) {
+  if (!(PHASES as readonly string[]).includes(p)) {
+    process.stderr.write(`--only: got ${JSON.stringify(p)}, expected a comma-separated list of ${PHASES.join(", ")}\n`);
+    process.exit(2);
+  }
+}
+if (only.has("half")) only.add("single");
+if (only.has("overload")) only.add("e2e");
+if (only.has("e2e")) only.add("alone");
+const runs = (phase: Phase) => only.has(phase);
+const CPU_PROF = args.includes("--cpu-prof");
 const SECONDS = option("seconds", 10);
 const CONNECTIONS = option("connections", 50);
 const PIPELINING = option("pipelining", 4);
@@ -83,9 +101,9 @@ interface Started {
 }
 
 /** TypeScript children run under tsx; compiled JavaScript (the ingest, as its image runs it) under plain node. */
-function startChild(script: string, env: Record<string, string>, logFile: string): Promise<Started> {
+function startChild(script: string, env: Record<string, string>, logFile: string, nodeArgs: readonly string[] = []): Promise<Started> {
   const out = openSync(logFile, "a");
-  const execArgv = script.endsWith(".ts") ? ["--import", "tsx"] : [];
+  const execArgv = [...(script.endsWith(".ts") ? ["--import", "tsx"] : []), ...nodeArgs];
   const child = fork(script, [], { execArgv, env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", out, out, "ipc"] });
   return new Promise((resolve, reject) => {
     child.once("message", (m: { listening?: string }) => (m.listening ? resolve({ url: m.listening, child }) : reject(new Error("unexpected message"))));
@@ -99,6 +117,76 @@ async function stopChild(started: Started): Promise<void> {
   const exited = new Promise((resolve) => started.child.once("exit", resolve));
   started.child.kill("SIGTERM");
   await exited;
+}
+
+const CLOCK_TICKS_PER_S = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+
+/** CPU seconds a process (all its threads) has used, from /proc/<pid>/stat (utime + stime). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+}
+
+/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
+function machineBusySeconds(): number {
+  const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
+  const idle = ticks[3] + ticks[4];
+  return (ticks.reduce((a, b) => a + b, 0) - idle) / CLOCK_TICKS_PER_S;
+}
+
+/** Pid of our ClickHouse HTTP child (chDB), found among this process's children by its script name. */
+function clickhouseChildPid(): number {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("clickhouse-http-child")) return Number(entry);
+    } catch {
+      // The process ended while we looked: not ours to find.
+    }
+  }
+  throw new Error("the ClickHouse HTTP child process was not found among this process's children");
+}
+
+interface CpuShare {
+  /** Cores used on average: the ingest, chDB (HTTP child), the load generator (this process), the whole machine. */
+  readonly ingest: number;
+  readonly clickhouse: number;
+  readonly loadgen: number;
+  readonly machine: number;
+}
+
+/** Starts counting CPU; the returned function gives the average cores each part used since. */
+function cpuMeter(ingestPid: number, clickhousePid: number): () => CpuShare {
+  const started = process.hrtime.bigint();
+  const i0 = processCpuSeconds(ingestPid);
+  const c0 = processCpuSeconds(clickhousePid);
+  const l0 = process.cpuUsage();
+  const m0 = machineBusySeconds();
+  return () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const l = process.cpuUsage(l0);
+    const round = (x: number) => Number((x / seconds).toFixed(2));
+    return {
+      ingest: round(processCpuSeconds(ingestPid) - i0),
+      clickhouse: round(processCpuSeconds(clickhousePid) - c0),
+      loadgen: round((l.user + l.system) / 1e6),
+      machine: round(machineBusySeconds() - m0),
+    };
+  };
+}
+
+/** The ingest's event-loop delay and GC time since its start, from its own /metrics (prom-client defaults). */
+async function runtimeStats(url: string): Promise<{ loopP99Ms: number; loopMaxMs: number; gcMs: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (re: RegExp) => text.split("\n").filter((l) => re.test(l)).reduce((sum, l) => sum + Number(l.split(" ").pop()), 0);
+  return {
+    loopP99Ms: Number((value(/^ingest_process_nodejs_eventloop_lag_p99_seconds /) * 1000).toFixed(1)),
+    loopMaxMs: Number((value(/^ingest_process_nodejs_eventloop_lag_max_seconds /) * 1000).toFixed(1)),
+    gcMs: Math.round(value(/^ingest_process_nodejs_gc_duration_seconds_sum/) * 1000),
+  };
 }
 
 function rssMb(pid: number): number {
@@ -158,21 +246,25 @@ function shippedRows(count: number): Buffer {
   return Buffer.from(`${lines.slice(0, count).join("\n")}\n`);
 }
 
-async function chdbAlone(dir: string, rowsPerInsert: number, inserts: number): Promise<number> {
+async function chdbAlone(dir: string, rowsPerInsert: number, inserts: number): Promise<{ rowsPerSecond: number; cores: number }> {
   const session = new Session(join(dir, "chdb-alone"));
   try {
+    // The same views as the endpoint the ingest ships to (migrations, then the funnel rollup's view).
     for (const file of toMigrationFiles(readMigrationSources(join(ROOT, "sql")))) {
       for (const s of splitStatements(file.sql, file.name)) await session.queryAsync(s.text);
     }
+    for (const statement of funnelRollupStatements(DEFAULT_FUNNEL)) await session.queryAsync(statement);
     const body = shippedRows(rowsPerInsert);
     let token = 0;
     await session.insert({ table: "analytics.events", values: body, format: "JSONEachRow", settings: { insert_deduplication_token: `warm-${token++}` } });
     const started = process.hrtime.bigint();
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < inserts; i++) {
       await session.insert({ table: "analytics.events", values: body, format: "JSONEachRow", settings: { insert_deduplication_token: `alone-${token++}` } });
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return (rowsPerInsert * inserts) / seconds;
+    const cpu = process.cpuUsage(cpu0);
+    return { rowsPerSecond: (rowsPerInsert * inserts) / seconds, cores: Number(((cpu.user + cpu.system) / 1e6 / seconds).toFixed(2)) };
   } finally {
     session.close();
   }
@@ -199,86 +291,142 @@ async function main(): Promise<void> {
     execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "ingest", "tsconfig.json")], { stdio: "inherit" });
     const server = join(ROOT, "ingest", "dist", "server.js");
 
-    log("baseline: reference tracker (Express, in-memory buffer), single events");
-    const baseline = await startChild(join(__dirname, "ingest-baseline-tracker.ts"), { CLICKHOUSE_URL: ch.url, PORT: "0" }, join(dir, "baseline.log"));
-    children.push(baseline);
-    const baselineSingle = await load(baseline.url, "/track", SINGLE_BODY, { auth: false, pipelining: PIPELINING });
-    await stopChild(baseline);
+    const clickhousePid = clickhouseChildPid();
+    const profileDir = CPU_PROF ? mkdtempSync(join(tmpdir(), "bench-ingest-profiles-")) : "";
+    const startIngest = async (name: string, extra: Record<string, string> = {}): Promise<Started> => {
+      const started = await startChild(server, ingestEnv(join(dir, `spool-${name}`), extra), join(dir, `ingest-${name}.log`),
+        CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-name", `ingest-${name}.cpuprofile`] : []);
+      children.push(started);
+      return started;
+    };
+    const none: LoadResult = { okPerSecond: Number.NaN, non2xx: 0, errors: 0, p50: Number.NaN, p99: Number.NaN, statuses: {} };
+    const noCpu: CpuShare = { ingest: Number.NaN, clickhouse: Number.NaN, loadgen: Number.NaN, machine: Number.NaN };
+    const noStats = { loopP99Ms: Number.NaN, loopMaxMs: Number.NaN, gcMs: Number.NaN };
 
-    log("ours: single events at maximum rate");
-    let ours = await startChild(server, ingestEnv(join(dir, "spool-single")), join(dir, "ingest-single.log"));
-    children.push(ours);
-    const single = await load(ours.url, "/track", SINGLE_BODY, { pipelining: PIPELINING });
-    await stopChild(ours);
-    log("ours: single events at half of that rate");
-    ours = await startChild(server, ingestEnv(join(dir, "spool-half")), join(dir, "ingest-half.log"));
-    children.push(ours);
-    const half = await load(ours.url, "/track", SINGLE_BODY, { rate: Math.floor(single.okPerSecond / 2) });
-    await stopChild(ours);
-    const halfServer = serverLatency(join(dir, "ingest-half.log"));
+    let baselineSingle = none;
+    if (runs("baseline")) {
+      log("baseline: reference tracker (Express, in-memory buffer), single events");
+      const baseline = await startChild(join(__dirname, "ingest-baseline-tracker.ts"), { CLICKHOUSE_URL: ch.url, PORT: "0" }, join(dir, "baseline.log"));
+      children.push(baseline);
+      baselineSingle = await load(baseline.url, "/track", SINGLE_BODY, { auth: false, pipelining: PIPELINING });
+      await stopChild(baseline);
+    }
 
-    log("ours: batches of 100 events");
-    ours = await startChild(server, ingestEnv(join(dir, "spool-batch")), join(dir, "ingest-batch.log"));
-    children.push(ours);
-    const batch = await load(ours.url, "/v1/batch", batchBodyFactory(), { connections: BATCH_CONNECTIONS, pipelining: PIPELINING });
-    await stopChild(ours);
+    let single = none;
+    if (runs("single")) {
+      log("ours: single events at maximum rate");
+      const ours = await startIngest("single");
+      single = await load(ours.url, "/track", SINGLE_BODY, { pipelining: PIPELINING });
+      await stopChild(ours);
+    }
+    let half = none;
+    let halfServer = { p50: Number.NaN, p99: Number.NaN };
+    let halfCpu = noCpu;
+    let halfStats = noStats;
+    if (runs("half")) {
+      log("ours: single events at half of that rate");
+      const ours = await startIngest("half");
+      const meter = cpuMeter(ours.child.pid as number, clickhousePid);
+      half = await load(ours.url, "/track", SINGLE_BODY, { rate: Math.floor(single.okPerSecond / 2) });
+      halfCpu = meter();
+      halfStats = await runtimeStats(ours.url);
+      await stopChild(ours);
+      halfServer = serverLatency(join(dir, "ingest-half.log"));
+    }
+
+    let batch = none;
+    let batchCpu = noCpu;
+    let batchStats = noStats;
+    if (runs("batch")) {
+      log("ours: batches of 100 events");
+      const ours = await startIngest("batch");
+      const meter = cpuMeter(ours.child.pid as number, clickhousePid);
+      batch = await load(ours.url, "/v1/batch", batchBodyFactory(), { connections: BATCH_CONNECTIONS, pipelining: PIPELINING });
+      batchCpu = meter();
+      batchStats = await runtimeStats(ours.url);
+      await stopChild(ours);
+    }
 
     // Empty the events table so the end-to-end phase measures inserts into the same size of table each time.
     await client.command({ query: "TRUNCATE TABLE analytics.events" });
 
-    log(`chDB alone: in-process inserts of ${SHIP_BATCH_EVENTS}-row JSONEachRow batches with the rollup views`);
-    const alone = await chdbAlone(dir, SHIP_BATCH_EVENTS, 10);
+    let alone = { rowsPerSecond: Number.NaN, cores: Number.NaN };
+    if (runs("alone")) {
+      log(`chDB alone: in-process inserts of ${SHIP_BATCH_EVENTS}-row JSONEachRow batches with the rollup views`);
+      alone = await chdbAlone(dir, SHIP_BATCH_EVENTS, 10);
+    }
 
-    log("end to end: offered what chDB alone sustains; rows landing in ClickHouse");
-    ours = await startChild(server, ingestEnv(join(dir, "spool-e2e")), join(dir, "ingest-e2e.log"));
-    children.push(ours);
-    const e2eSeconds = Math.max(20, SECONDS * 2);
-    const e2eLoad = load(ours.url, "/v1/batch", batchBodyFactory(), { connections: 20, seconds: e2eSeconds, rate: Math.ceil(alone / BATCH_SIZE) });
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    const c0 = await countRows(client, "analytics.events");
-    const t0 = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, (e2eSeconds - 7) * 1000));
-    const c1 = await countRows(client, "analytics.events");
-    const e2e = (c1 - c0) / ((Date.now() - t0) / 1000);
-    await e2eLoad;
-    await stopChild(ours);
+    let e2e = Number.NaN;
+    let e2eCpu = noCpu;
+    if (runs("e2e")) {
+      log("end to end: offered what chDB alone sustains; rows landing in ClickHouse");
+      const ours = await startIngest("e2e");
+      const e2eSeconds = Math.max(20, SECONDS * 2);
+      const e2eLoad = load(ours.url, "/v1/batch", batchBodyFactory(), { connections: 20, seconds: e2eSeconds, rate: Math.ceil(alone.rowsPerSecond / BATCH_SIZE) });
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      const c0 = await countRows(client, "analytics.events");
+      const t0 = Date.now();
+      const meter = cpuMeter(ours.child.pid as number, clickhousePid);
+      await new Promise((resolve) => setTimeout(resolve, (e2eSeconds - 7) * 1000));
+      const c1 = await countRows(client, "analytics.events");
+      e2eCpu = meter();
+      e2e = (c1 - c0) / ((Date.now() - t0) / 1000);
+      await e2eLoad;
+      await stopChild(ours);
+    }
 
-    log("overload: twice the sustainable rate, 64 MiB spool; peak resident memory");
-    ours = await startChild(server, ingestEnv(join(dir, "spool-overload"), { INGEST_SPOOL_MAX_BYTES: String(64 * 1024 * 1024) }), join(dir, "ingest-overload.log"));
-    children.push(ours);
-    const pid = ours.child.pid as number;
-    let peakRss = rssMb(pid);
-    const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssMb(pid)); }, 200);
-    const overload = await load(ours.url, "/v1/batch", batchBodyFactory(), { connections: 50, seconds: Math.max(20, SECONDS * 2), rate: Math.ceil((2 * e2e) / BATCH_SIZE) });
-    clearInterval(sampler);
-    peakRss = Math.max(peakRss, rssMb(pid));
-    await stopChild(ours);
+    let peakRss = Number.NaN;
+    let overload = none;
+    if (runs("overload")) {
+      log("overload: twice the sustainable rate, 64 MiB spool; peak resident memory");
+      const ours = await startIngest("overload", { INGEST_SPOOL_MAX_BYTES: String(64 * 1024 * 1024) });
+      const pid = ours.child.pid as number;
+      peakRss = rssMb(pid);
+      const sampler = setInterval(() => { peakRss = Math.max(peakRss, rssMb(pid)); }, 200);
+      overload = await load(ours.url, "/v1/batch", batchBodyFactory(), { connections: 50, seconds: Math.max(20, SECONDS * 2), rate: Math.ceil((2 * e2e) / BATCH_SIZE) });
+      clearInterval(sampler);
+      peakRss = Math.max(peakRss, rssMb(pid));
+      await stopChild(ours);
+    }
+    if (CPU_PROF) log(`CPU profiles of the ingest children (kept): ${profileDir}`);
 
+    const cores = (c: CpuShare) => `cores: ingest ${c.ingest}, chDB ${c.clickhouse}, load generator ${c.loadgen}, machine ${c.machine} of 2`;
     const rows: [string, string, string][] = [
       ["single events, baseline (reference tracker, not durable)", `${baselineSingle.okPerSecond.toFixed(0)} req/s`, `p99 ${baselineSingle.p99} ms`],
       ["single events, ingest (durable, fsync'd)", `${single.okPerSecond.toFixed(0)} req/s`, `${(single.okPerSecond / baselineSingle.okPerSecond).toFixed(2)}x baseline, p99 ${single.p99} ms`],
       [`single events at half rate (${Math.floor(single.okPerSecond / 2)} req/s)`, `p99 ${half.p99} ms`, `p50 ${half.p50} ms (client); server-side p99 ${halfServer.p99} ms, p50 ${halfServer.p50} ms`],
+      ["  (half rate: where the time went)", "", `${cores(halfCpu)}; ingest event-loop delay p99 ${halfStats.loopP99Ms} ms, max ${halfStats.loopMaxMs} ms; GC ${halfStats.gcMs} ms`],
       ["batches of 100, ingest (durable)", `${(batch.okPerSecond * BATCH_SIZE).toFixed(0)} events/s`, `p99 ${batch.p99} ms`],
-      [`chDB alone, ${SHIP_BATCH_EVENTS}-row inserts with rollup views`, `${alone.toFixed(0)} rows/s`, "in-process, no HTTP"],
-      ["end to end into ClickHouse (via HTTP endpoint)", `${e2e.toFixed(0)} events/s`, `${((100 * e2e) / alone).toFixed(0)}% of chDB alone`],
+      ["  (batches: where the time went)", "", `${cores(batchCpu)}; ingest event-loop delay p99 ${batchStats.loopP99Ms} ms, max ${batchStats.loopMaxMs} ms; GC ${batchStats.gcMs} ms`],
+      [`chDB alone, ${SHIP_BATCH_EVENTS}-row inserts with rollup views`, `${alone.rowsPerSecond.toFixed(0)} rows/s`, `in-process, no HTTP; ${alone.cores} cores`],
+      ["end to end into ClickHouse (via HTTP endpoint)", `${e2e.toFixed(0)} events/s`, `${((100 * e2e) / alone.rowsPerSecond).toFixed(0)}% of chDB alone; ${cores(e2eCpu)}`],
       ["overload at 2x sustainable", `peak RSS ${peakRss.toFixed(0)} MB`, `2xx ${overload.statuses["200"] ?? 0}, 503 ${overload.statuses["503"] ?? 0}, errors ${overload.errors}`],
     ];
     const width = Math.max(...rows.map((r) => r[0].length));
     process.stdout.write(`\n${"phase".padEnd(width)}  ${"figure".padEnd(20)}  note\n${"-".repeat(width + 60)}\n`);
     for (const [phase, figure, note] of rows) process.stdout.write(`${phase.padEnd(width)}  ${figure.padEnd(20)}  ${note}\n`);
+    const figure = (x: number, digits = 0) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
     process.stdout.write(`${JSON.stringify({
-      single_rps: Math.round(single.okPerSecond),
-      baseline_single_rps: Math.round(baselineSingle.okPerSecond),
-      single_ratio: Number((single.okPerSecond / baselineSingle.okPerSecond).toFixed(2)),
-      single_p99_ms: half.p99,
-      single_p99_server_ms: halfServer.p99,
-      single_half_rate_rps: Math.floor(single.okPerSecond / 2),
-      batch_events_per_s: Math.round(batch.okPerSecond * BATCH_SIZE),
-      e2e_events_per_s: Math.round(e2e),
-      chdb_alone_events_per_s: Math.round(alone),
-      e2e_share_of_chdb_alone: Number((e2e / alone).toFixed(2)),
-      overload_rss_mb: Math.round(peakRss),
+      single_rps: figure(single.okPerSecond),
+      baseline_single_rps: figure(baselineSingle.okPerSecond),
+      single_ratio: figure(single.okPerSecond / baselineSingle.okPerSecond, 2),
+      single_p99_ms: figure(half.p99, 2),
+      single_p99_server_ms: figure(halfServer.p99, 2),
+      single_half_rate_rps: figure(Math.floor(single.okPerSecond / 2)),
+      batch_events_per_s: figure(batch.okPerSecond * BATCH_SIZE),
+      e2e_events_per_s: figure(e2e),
+      chdb_alone_events_per_s: figure(alone.rowsPerSecond),
+      e2e_share_of_chdb_alone: figure(e2e / alone.rowsPerSecond, 2),
+      overload_rss_mb: figure(peakRss),
       overload_503: overload.statuses["503"] ?? 0,
+      chdb_alone_cores: figure(alone.cores, 2),
+      batch_cores_ingest: figure(batchCpu.ingest, 2),
+      batch_cores_chdb: figure(batchCpu.clickhouse, 2),
+      batch_cores_loadgen: figure(batchCpu.loadgen, 2),
+      e2e_cores_ingest: figure(e2eCpu.ingest, 2),
+      e2e_cores_chdb: figure(e2eCpu.clickhouse, 2),
+      e2e_cores_loadgen: figure(e2eCpu.loadgen, 2),
+      half_loop_delay_p99_ms: figure(halfStats.loopP99Ms, 1),
       connections: CONNECTIONS,
       batch_connections: BATCH_CONNECTIONS,
       pipelining: PIPELINING,
