@@ -38,7 +38,8 @@ export interface ShipperOptions {
 
 /**
  * Deterministic per batch content: the same bytes always get the same token, however they are chunked. Yields to
- * the event loop about every MiB hashed, so hashing a 15 MB batch does not stall requests for 10 ms.
+ * the event loop about every 256 KB hashed, so hashing a 15 MB batch never stalls requests for more than a fraction
+ * of a millisecond at a time.
  */
 export async function dedupToken(table: string, chunks: readonly Buffer[]): Promise<string> {
   const hash = createHash("sha256");
@@ -46,7 +47,7 @@ export async function dedupToken(table: string, chunks: readonly Buffer[]): Prom
   for (const chunk of chunks) {
     hash.update(chunk);
     sinceYield += chunk.length;
-    if (sinceYield >= 1024 * 1024) {
+    if (sinceYield >= 256 * 1024) {
       sinceYield = 0;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
