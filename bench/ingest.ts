@@ -319,32 +319,30 @@ async function main(): Promise<void> {
       single = await load(ours.url, "/track", SINGLE_BODY, { pipelining: PIPELINING });
       await stopChild(ours);
     }
-    let half = none;
+    /** One load against a fresh ingest, with the cores each process used and the ingest's event-loop and GC figures. */
+    const measuredLoad = async (name: string, path: string, body: string | (() => string), options: Parameters<typeof load>[3]) => {
+      const ours = await startIngest(name);
+      const meter = cpuMeter(ours.child.pid as number, clickhousePid);
+      const result = await load(ours.url, path, body, options);
+      const cpu = meter();
+      const stats = await runtimeStats(ours.url);
+      await stopChild(ours);
+      return { result, cpu, stats };
+    };
+    const skipped = { result: none, cpu: noCpu, stats: noStats };
+
+    let half = skipped;
     let halfServer = { p50: Number.NaN, p99: Number.NaN };
-    let halfCpu = noCpu;
-    let halfStats = noStats;
     if (runs("half")) {
       log("ours: single events at half of that rate");
-      const ours = await startIngest("half");
-      const meter = cpuMeter(ours.child.pid as number, clickhousePid);
-      half = await load(ours.url, "/track", SINGLE_BODY, { rate: Math.floor(single.okPerSecond / 2) });
-      halfCpu = meter();
-      halfStats = await runtimeStats(ours.url);
-      await stopChild(ours);
+      half = await measuredLoad("half", "/track", SINGLE_BODY, { rate: Math.floor(single.okPerSecond / 2) });
       halfServer = serverLatency(join(dir, "ingest-half.log"));
     }
 
-    let batch = none;
-    let batchCpu = noCpu;
-    let batchStats = noStats;
+    let batch = skipped;
     if (runs("batch")) {
       log("ours: batches of 100 events");
-      const ours = await startIngest("batch");
-      const meter = cpuMeter(ours.child.pid as number, clickhousePid);
-      batch = await load(ours.url, "/v1/batch", batchBodyFactory(), { connections: BATCH_CONNECTIONS, pipelining: PIPELINING });
-      batchCpu = meter();
-      batchStats = await runtimeStats(ours.url);
-      await stopChild(ours);
+      batch = await measuredLoad("batch", "/v1/batch", batchBodyFactory(), { connections: BATCH_CONNECTIONS, pipelining: PIPELINING });
     }
 
     // Empty the events table so the end-to-end phase measures inserts into the same size of table each time.
@@ -394,10 +392,10 @@ async function main(): Promise<void> {
     const rows: [string, string, string][] = [
       ["single events, baseline (reference tracker, not durable)", `${baselineSingle.okPerSecond.toFixed(0)} req/s`, `p99 ${baselineSingle.p99} ms`],
       ["single events, ingest (durable, fsync'd)", `${single.okPerSecond.toFixed(0)} req/s`, `${(single.okPerSecond / baselineSingle.okPerSecond).toFixed(2)}x baseline, p99 ${single.p99} ms`],
-      [`single events at half rate (${Math.floor(single.okPerSecond / 2)} req/s)`, `p99 ${half.p99} ms`, `p50 ${half.p50} ms (client); server-side p99 ${halfServer.p99} ms, p50 ${halfServer.p50} ms`],
-      ["  (half rate: where the time went)", "", `${cores(halfCpu)}; ingest event-loop delay p99 ${halfStats.loopP99Ms} ms, max ${halfStats.loopMaxMs} ms; GC ${halfStats.gcMs} ms`],
-      ["batches of 100, ingest (durable)", `${(batch.okPerSecond * BATCH_SIZE).toFixed(0)} events/s`, `p99 ${batch.p99} ms`],
-      ["  (batches: where the time went)", "", `${cores(batchCpu)}; ingest event-loop delay p99 ${batchStats.loopP99Ms} ms, max ${batchStats.loopMaxMs} ms; GC ${batchStats.gcMs} ms`],
+      [`single events at half rate (${Math.floor(single.okPerSecond / 2)} req/s)`, `p99 ${half.result.p99} ms`, `p50 ${half.result.p50} ms (client); server-side p99 ${halfServer.p99} ms, p50 ${halfServer.p50} ms`],
+      ["  (half rate: where the time went)", "", `${cores(half.cpu)}; ingest event-loop delay p99 ${half.stats.loopP99Ms} ms, max ${half.stats.loopMaxMs} ms; GC ${half.stats.gcMs} ms`],
+      ["batches of 100, ingest (durable)", `${(batch.result.okPerSecond * BATCH_SIZE).toFixed(0)} events/s`, `p99 ${batch.result.p99} ms`],
+      ["  (batches: where the time went)", "", `${cores(batch.cpu)}; ingest event-loop delay p99 ${batch.stats.loopP99Ms} ms, max ${batch.stats.loopMaxMs} ms; GC ${batch.stats.gcMs} ms`],
       [`chDB alone, ${SHIP_BATCH_EVENTS}-row inserts with rollup views`, `${alone.rowsPerSecond.toFixed(0)} rows/s`, `in-process, no HTTP; ${alone.cores} cores`],
       ["end to end into ClickHouse (via HTTP endpoint)", `${e2e.toFixed(0)} events/s`, `${((100 * e2e) / alone.rowsPerSecond).toFixed(0)}% of chDB alone; ${cores(e2eCpu)}`],
       ["overload at 2x sustainable", `peak RSS ${peakRss.toFixed(0)} MB`, `2xx ${overload.statuses["200"] ?? 0}, 503 ${overload.statuses["503"] ?? 0}, errors ${overload.errors}`],
@@ -410,23 +408,23 @@ async function main(): Promise<void> {
       single_rps: figure(single.okPerSecond),
       baseline_single_rps: figure(baselineSingle.okPerSecond),
       single_ratio: figure(single.okPerSecond / baselineSingle.okPerSecond, 2),
-      single_p99_ms: figure(half.p99, 2),
+      single_p99_ms: figure(half.result.p99, 2),
       single_p99_server_ms: figure(halfServer.p99, 2),
       single_half_rate_rps: figure(Math.floor(single.okPerSecond / 2)),
-      batch_events_per_s: figure(batch.okPerSecond * BATCH_SIZE),
+      batch_events_per_s: figure(batch.result.okPerSecond * BATCH_SIZE),
       e2e_events_per_s: figure(e2e),
       chdb_alone_events_per_s: figure(alone.rowsPerSecond),
       e2e_share_of_chdb_alone: figure(e2e / alone.rowsPerSecond, 2),
       overload_rss_mb: figure(peakRss),
       overload_503: overload.statuses["503"] ?? 0,
       chdb_alone_cores: figure(alone.cores, 2),
-      batch_cores_ingest: figure(batchCpu.ingest, 2),
-      batch_cores_chdb: figure(batchCpu.clickhouse, 2),
-      batch_cores_loadgen: figure(batchCpu.loadgen, 2),
+      batch_cores_ingest: figure(batch.cpu.ingest, 2),
+      batch_cores_chdb: figure(batch.cpu.clickhouse, 2),
+      batch_cores_loadgen: figure(batch.cpu.loadgen, 2),
       e2e_cores_ingest: figure(e2eCpu.ingest, 2),
       e2e_cores_chdb: figure(e2eCpu.clickhouse, 2),
       e2e_cores_loadgen: figure(e2eCpu.loadgen, 2),
-      half_loop_delay_p99_ms: figure(halfStats.loopP99Ms, 1),
+      half_loop_delay_p99_ms: figure(half.stats.loopP99Ms, 1),
       connections: CONNECTIONS,
       batch_connections: BATCH_CONNECTIONS,
       pipelining: PIPELINING,

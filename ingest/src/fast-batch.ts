@@ -280,8 +280,25 @@ class Scanner {
     keys.push(start, end);
   }
 
+  /** Which of `names` the last key read by scanMemberKey is, or -1 for another key. */
+  memberName = -1;
+
+  /**
+   * At a member of the envelope or an event: reads the key and the colon, sets `memberName`, and returns the index
+   * of the value, or -1. A key with an escape cannot spell one of our names (letters and underscores only).
+   */
+  scanMemberKey(i: number, names: readonly Buffer[]): number {
+    const b = this.b;
+    if (b[i] !== QUOTE) return -1;
+    const end = this.scanString(i);
+    if (end < 0) return -1;
+    this.memberName = this.escaped ? -1 : this.keyIndex(names, i + 1, end - 1);
+    const colon = this.skipWhitespace(end);
+    return b[colon] === COLON ? this.skipWhitespace(colon + 1) : -1;
+  }
+
   /** Index of the key at [start, end) (quotes excluded) in `names`, or -1. */
-  keyIndex(names: readonly Buffer[], start: number, end: number): number {
+  private keyIndex(names: readonly Buffer[], start: number, end: number): number {
     const length = end - start;
     const b = this.b;
     for (let k = 0; k < names.length; k++) {
@@ -306,15 +323,9 @@ function scanEvent(s: Scanner, i: number, base: number): number {
     return i + 1;
   }
   for (;;) {
-    if (b[i] !== QUOTE) return -1;
-    const keyStart = i;
-    i = s.scanString(i);
+    i = s.scanMemberKey(i, FIELD_BYTES);
     if (i < 0) return -1;
-    // A key with an escape cannot spell a known field (they are letters and underscores only).
-    const field = s.escaped ? -1 : s.keyIndex(FIELD_BYTES, keyStart + 1, i - 1);
-    i = s.skipWhitespace(i);
-    if (b[i] !== COLON) return -1;
-    i = s.skipWhitespace(i + 1);
+    const field = s.memberName;
     const valueStart = i;
     const c = b[i];
     s.tracking = field >= 0 && KEPT.has(field);
@@ -435,14 +446,9 @@ export function parseBatchFast(body: Buffer, options: FastBatchOptions): FastBat
   i = s.skipWhitespace(i + 1);
   if (b[i] === CLOSE_BRACE) return undefined; // no batch: the schema's error
   for (;;) {
-    if (b[i] !== QUOTE) return undefined;
-    const keyStart = i;
-    i = s.scanString(i);
+    i = s.scanMemberKey(i, ENVELOPE_FIELDS);
     if (i < 0) return undefined;
-    const key = s.escaped ? -1 : s.keyIndex(ENVELOPE_FIELDS, keyStart + 1, i - 1);
-    i = s.skipWhitespace(i);
-    if (b[i] !== COLON) return undefined;
-    i = s.skipWhitespace(i + 1);
+    const key = s.memberName;
     const valueStart = i;
     const c = b[i];
     if (key >= 0 && envelope[key * 2] >= 0) return undefined;

@@ -75,7 +75,7 @@ export const FUNNEL = ["signup", "project_created", "invite_sent", "subscription
 const PAGE_EVENT = "page_viewed";
 
 /** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

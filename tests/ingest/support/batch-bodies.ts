@@ -3,18 +3,10 @@
  * Segment batch gives), reformatted ones (valid JSON with other bytes), near-valid ones (one rule or limit broken)
  * and hostile byte mutations. Seeded so a failing case reproduces from its number.
  */
+import { prng } from "../../support/dataset";
 
-/** mulberry32: a small seeded generator, so a failure reproduces from its case number. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded random numbers in [0, 1) (mulberry32, from the test dataset). */
+export const random = prng;
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
