@@ -80,18 +80,32 @@ const REFERENCE_SCHEMA = [
 const SINGLE_BODY = JSON.stringify({ user_id: 123456, event_name: "page_view", properties: { plan: "pro", path: "/pricing", referrer: "https://example.com/" } });
 const EVENT_NAMES = ["page_view", "signup", "export_report", "invite_sent", "dashboard_viewed"];
 
-/** A 100-event Segment batch with unique messageIds, built from fixed fragments so the load generator stays cheap. */
-function batchBodyFactory(): () => string {
+/** Digits of the request counter inside each messageId (fixed width, so it is written into a copy of one template). */
+const REQUEST_ID_DIGITS = 10;
+
+/**
+ * A 100-event Segment batch with unique messageIds (`<run>-<request>-<event>`). The load generator shares the 2
+ * cores with the service, so each body is a copy of one template Buffer with the request number written into its
+ * messageIds: no per-request string building or UTF-8 encoding.
+ */
+function batchBodyFactory(): () => Buffer {
   let request = 0;
   const now = new Date().toISOString();
-  const fragments = Array.from({ length: BATCH_SIZE }, (_, i) =>
-    [`{"type":"track","userId":"user-${(i * 7919) % 20000}","event":"${EVENT_NAMES[i % EVENT_NAMES.length]}","timestamp":"${now}","properties":{"plan":"${i % 3 ? "free" : "pro"}","n":${i}},"context":{"library":{"name":"bench"}},"messageId":"`, `-${i}"}`]);
   const run = Math.random().toString(36).slice(2, 8);
+  let text = '{"batch":[';
+  const idOffsets: number[] = [];
+  for (let i = 0; i < BATCH_SIZE; i++) {
+    text += `${i ? "," : ""}{"type":"track","userId":"user-${(i * 7919) % 20000}","event":"${EVENT_NAMES[i % EVENT_NAMES.length]}","timestamp":"${now}",` +
+      `"properties":{"plan":"${i % 3 ? "free" : "pro"}","n":${i}},"context":{"library":{"name":"bench"}},"messageId":"${run}-`;
+    idOffsets.push(Buffer.byteLength(text));
+    text += `${"0".repeat(REQUEST_ID_DIGITS)}-${i}"}`;
+  }
+  const template = Buffer.from(`${text}]}`);
   return () => {
-    const id = `${run}-${request++}`;
-    let body = '{"batch":[';
-    for (let i = 0; i < fragments.length; i++) body += (i ? "," : "") + fragments[i][0] + id + fragments[i][1];
-    return `${body}]}`;
+    const body = Buffer.from(template);
+    const digits = String(request++).padStart(REQUEST_ID_DIGITS, "0");
+    for (const at of idOffsets) body.write(digits, at, "latin1");
+    return body;
   };
 }
 
@@ -203,7 +217,7 @@ interface LoadResult {
   readonly statuses: Record<string, number>;
 }
 
-async function load(url: string, path: string, body: string | (() => string), options: { rate?: number; connections?: number; seconds?: number; auth?: boolean; pipelining?: number } = {}): Promise<LoadResult> {
+async function load(url: string, path: string, body: string | (() => string | Buffer), options: { rate?: number; connections?: number; seconds?: number; auth?: boolean; pipelining?: number } = {}): Promise<LoadResult> {
   const statuses: Record<string, number> = {};
   const headers: Record<string, string> = { "content-type": "application/json", ...(options.auth === false ? {} : { authorization: AUTH }) };
   const instance = autocannon({
@@ -240,7 +254,7 @@ function shippedRows(count: number): Buffer {
   const next = batchBodyFactory();
   const lines: string[] = [];
   while (lines.length < count) {
-    const { rows } = normalizeEvents(JSON.parse(next()).batch, { batch: true, receivedAtMs: Date.now(), newMessageId: () => "unused" });
+    const { rows } = normalizeEvents(JSON.parse(next().toString()).batch, { batch: true, receivedAtMs: Date.now(), newMessageId: () => "unused" });
     for (const r of rows) lines.push(r.json);
   }
   return Buffer.from(`${lines.slice(0, count).join("\n")}\n`);
@@ -320,7 +334,7 @@ async function main(): Promise<void> {
       await stopChild(ours);
     }
     /** One load against a fresh ingest, with the cores each process used and the ingest's event-loop and GC figures. */
-    const measuredLoad = async (name: string, path: string, body: string | (() => string), options: Parameters<typeof load>[3]) => {
+    const measuredLoad = async (name: string, path: string, body: string | (() => string | Buffer), options: Parameters<typeof load>[3]) => {
       const ours = await startIngest(name);
       const meter = cpuMeter(ours.child.pid as number, clickhousePid);
       const result = await load(ours.url, path, body, options);
