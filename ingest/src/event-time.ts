@@ -71,9 +71,17 @@ function parseCanonicalIso(value: string): number | undefined {
   const second = digits(value, 17, 2);
   const ms = digits(value, 20, 3);
   if (Number.isNaN(year + month + day + hour + minute + second + ms) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
-  const t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  // Date.UTC rolls 2024-02-30 over into March; a real date maps back to the same day.
-  return new Date(t).getUTCDate() === day ? t : undefined;
+  // Date.UTC would roll 2024-02-30 over into March: refuse a day the month does not have.
+  if (day > daysInMonth(year, month)) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Days in a month of the proleptic Gregorian calendar (month 1-12), without allocating a Date. */
+export function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return DAYS_IN_MONTH[month - 1];
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 
 /** Milliseconds since the epoch for an ISO-8601 string, or an explanation of what is wrong with it. */
@@ -85,7 +93,7 @@ export function parseIsoTime(value: string): number | string {
   const year = digits(value, 0, 4);
   const month = digits(value, 5, 2);
   const day = digits(value, 8, 2);
-  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate()) return "is not a real date-time (check month, day and hour)";
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return "is not a real date-time (check month, day and hour)";
   // A zone-less time is UTC here (Date.parse would use the server's zone).
   const ms = Date.parse(/[zZ]|[+-]\d{2}(:?\d{2})?$/.test(value.slice(10)) ? value : `${value.replace(" ", "T")}Z`);
   if (Number.isNaN(ms)) return "is not a real date-time (check month, day and hour)";

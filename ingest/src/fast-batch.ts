@@ -10,8 +10,8 @@
  * tables, clamping) the slow path returns for it (tests/ingest/fast-batch.test.ts checks it on generated bodies).
  *
  * It declines a body that:
- * - is not UTF-8, or contains `\u`, `__proto__` or `constructor` anywhere (prototype keys and lone surrogates stay
- *   with secure-json-parse and json-body.ts);
+ * - is not UTF-8, has a `\u` escape in any string, or a key `__proto__` or `constructor` (prototype keys and lone
+ *   surrogates stay with secure-json-parse and json-body.ts; without `\u`, a key can only spell them literally);
  * - is not valid JSON, nests deeper than MAX_JSON_DEPTH, or is not `{"batch": [objects...], ...}`;
  * - has a known field twice in one object (JSON.parse would keep the last), a known field of the wrong type or
  *   longer than the schema allows (lengths are checked on the raw bytes, which are never fewer than the
@@ -65,7 +65,8 @@ for (const c of '"\\bfnrt') SHORT_ESCAPE[c.charCodeAt(0)] = 1;
 const IS_WHITESPACE = new Uint8Array(256);
 for (const c of [0x20, 0x09, 0x0a, 0x0d]) IS_WHITESPACE[c] = 1;
 
-const DECLINE_WORDS = ["\\u", "__proto__", "constructor"].map((w) => Buffer.from(w));
+/** Keys secure-json-parse guards (prototype poisoning): left to the slow path, which refuses or allows them. */
+const GUARDED_KEYS = ["__proto__", "constructor"].map((w) => Buffer.from(w));
 const LITERALS = ["true", "false", "null"].map((w) => Buffer.from(w));
 
 /** Event fields the schema knows (event-schema.ts). */
@@ -243,6 +244,7 @@ class Scanner {
       const keyStart = i;
       i = this.scanString(i);
       if (i < 0) return -1;
+      if (this.isGuardedKey(keyStart + 1, i - 1)) return -1;
       if (this.tracking && this.canonical) this.checkKey(keys, keyStart + 1, i - 1);
       i = this.innerWhitespace(i);
       if (b[i] !== COLON) return -1;
@@ -292,9 +294,14 @@ class Scanner {
     if (b[i] !== QUOTE) return -1;
     const end = this.scanString(i);
     if (end < 0) return -1;
+    if (this.isGuardedKey(i + 1, end - 1)) return -1;
     this.memberName = this.escaped ? -1 : this.keyIndex(names, i + 1, end - 1);
     const colon = this.skipWhitespace(end);
     return b[colon] === COLON ? this.skipWhitespace(colon + 1) : -1;
+  }
+
+  isGuardedKey(start: number, end: number): boolean {
+    return (end - start === 9 || end - start === 11) && this.keyIndex(GUARDED_KEYS, start, end) >= 0;
   }
 
   /** Index of the key at [start, end) (quotes excluded) in `names`, or -1. */
@@ -363,10 +370,21 @@ function fits(rule: Rule, kind: Kind, contentBytes: number): boolean {
   }
 }
 
+/** Buffer's own slice decoders (what toString(encoding, start, end) dispatches to, without its argument checks). */
+interface SliceDecoders {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}
+
 /** Decoded values and JSON texts of one event's fields, read from the body and `fieldTable`. */
 class EventView {
   base = 0;
-  constructor(private readonly b: Buffer, private readonly encoding: "latin1" | "utf8") {}
+  private readonly slice: (start: number, end: number) => string;
+  constructor(private readonly b: Buffer, ascii: boolean) {
+    const decoders = b as unknown as SliceDecoders;
+    // An all-ASCII body decodes the same as Latin-1, which is a plain copy.
+    this.slice = ascii ? decoders.latin1Slice.bind(b) : decoders.utf8Slice.bind(b);
+  }
 
   has(field: number): boolean {
     return fieldTable[this.base + field * 3] >= 0;
@@ -379,14 +397,14 @@ class EventView {
   /** The value's bytes as text, as written in the body. */
   raw(field: number): string {
     const slot = this.base + field * 3;
-    return this.b.toString(this.encoding, fieldTable[slot], fieldTable[slot + 1]);
+    return this.slice(fieldTable[slot], fieldTable[slot + 1]);
   }
 
   /** A string field's value (the field must be present and a string). */
   text(field: number): string {
     if (this.flags(field) & ESCAPED) return JSON.parse(this.raw(field)) as string;
     const slot = this.base + field * 3;
-    return this.b.toString(this.encoding, fieldTable[slot] + 1, fieldTable[slot + 1] - 1);
+    return this.slice(fieldTable[slot] + 1, fieldTable[slot + 1] - 1);
   }
 
   /** What JSON.stringify writes for the field's value (a string or an object). */
@@ -402,10 +420,15 @@ class EventView {
     return (this.flags(field) & 7) === Kind.Number ? idValue(Number(this.raw(field))) : this.text(field);
   }
 
-  /** JSON of the id: the raw string when it is one (and canonical), else the stringified idValue. */
-  idJson(field: number): string {
-    if (this.has(field) && (this.flags(field) & 7) === Kind.String) return this.json(field);
-    return JSON.stringify(this.id(field));
+  /** JSON of a string field whose value `text` was already read: without escapes, its bytes are the quoted text. */
+  jsonOfText(field: number, text: string): string {
+    return this.flags(field) & ESCAPED ? this.json(field) : `"${text}"`;
+  }
+
+  /** JSON of the id `id` (this field's idValue): as written when it is a string, else the stringified idValue. */
+  idJson(field: number, id: string): string {
+    if (this.has(field) && (this.flags(field) & 7) === Kind.String) return this.jsonOfText(field, id);
+    return JSON.stringify(id);
   }
 
   /** The event's `type`, or -1 when it is not one of EVENT_TYPES. */
@@ -430,7 +453,6 @@ function timeOf(view: EventView, field: number): number | undefined {
 
 /** The rows of a batch body, or undefined to send it down the slow path (see the header). */
 export function parseBatchFast(body: Buffer, options: FastBatchOptions): FastBatch | undefined {
-  for (const word of DECLINE_WORDS) if (body.includes(word)) return undefined;
   if (body.length === 0 || !isUtf8(body)) return undefined;
   const s = new Scanner(body, body.length);
   const b = body;
@@ -497,10 +519,9 @@ export function parseBatchFast(body: Buffer, options: FastBatchOptions): FastBat
   if (s.skipWhitespace(i + 1) !== b.length || envelope[0] < 0) return undefined;
 
   const ascii = isAscii(body);
-  const encoding = ascii ? "latin1" : "utf8";
   const envelopeText = (key: number, escaped: boolean): string | undefined => {
     if (envelope[key * 2] < 0) return undefined;
-    const raw = b.toString(encoding, envelope[key * 2], envelope[key * 2 + 1]);
+    const raw = b.toString(ascii ? "latin1" : "utf8", envelope[key * 2], envelope[key * 2 + 1]);
     return escaped ? (JSON.parse(raw) as string) : raw.slice(1, -1);
   };
   const writeKey = envelopeText(1, writeKeyEscaped);
@@ -510,7 +531,7 @@ export function parseBatchFast(body: Buffer, options: FastBatchOptions): FastBat
   const rows: NormalizedRow[] = [];
   let clamped = 0;
   const receivedAt = clickhouseTime(options.receivedAtMs);
-  const view = new EventView(b, encoding);
+  const view = new EventView(b, ascii);
   for (let e = 0; e < events; e++) {
     view.base = e * SLOTS;
     let type: EventType;
@@ -528,17 +549,20 @@ export function parseBatchFast(body: Buffer, options: FastBatchOptions): FastBat
     const anonymousIdField = view.has(F.anonymousId) ? F.anonymousId : F.anonymous_id;
     const userId = view.id(userIdField);
     const anonymousId = view.id(anonymousIdField);
-    if (type === "alias" ? !userId || !view.id(F.previousId) : !userId && !anonymousId) return undefined;
+    const otherIdField = type === "alias" ? F.previousId : F.groupId;
+    const otherId = view.id(otherIdField);
+    if (type === "alias" ? !userId || !otherId : !userId && !anonymousId) return undefined;
     let eventNameJson = '""';
     if (type === "track") {
       const nameField = view.has(F.event) ? F.event : F.event_name;
-      if (!view.has(nameField) || view.text(nameField) === "") return undefined;
-      eventNameJson = view.json(nameField);
+      const eventName = view.has(nameField) ? view.text(nameField) : "";
+      if (eventName === "") return undefined;
+      eventNameJson = view.jsonOfText(nameField, eventName);
     } else if (type === "page" || type === "screen") {
       if (view.has(F.category)) return undefined;
       if (view.has(F.name)) eventNameJson = view.json(F.name);
     }
-    if (type === "group" && !view.id(F.groupId)) return undefined;
+    if (type === "group" && !otherId) return undefined;
 
     // `timestamp ?? originalTimestamp`: originalTimestamp is only read (and checked) when timestamp is absent.
     const timestampMs = view.has(F.timestamp) ? timeOf(view, F.timestamp) : timeOf(view, F.originalTimestamp);
@@ -558,12 +582,12 @@ export function parseBatchFast(body: Buffer, options: FastBatchOptions): FastBat
     if (time.clamped) clamped++;
     const messageIdField = view.has(F.messageId) ? F.messageId : view.has(F.message_id) ? F.message_id : -1;
     const messageId = messageIdField >= 0 ? view.text(messageIdField) : options.newMessageId();
-    const messageIdJson = messageIdField >= 0 ? view.json(messageIdField) : JSON.stringify(messageId);
+    const messageIdJson = messageIdField >= 0 ? view.jsonOfText(messageIdField, messageId) : JSON.stringify(messageId);
     const table = TABLE_OF[type];
     const objectField = table === "events" ? F.properties : F.traits;
     const objectJson = table === "aliases" ? "" : view.has(objectField) ? view.json(objectField) : "{}";
-    const json = rowJson(table, type, messageIdJson, eventNameJson, view.idJson(userIdField), view.idJson(anonymousIdField),
-      table === "aliases" ? view.idJson(F.previousId) : table === "groups" ? view.idJson(F.groupId) : "", objectJson,
+    const json = rowJson(table, type, messageIdJson, eventNameJson, view.idJson(userIdField, userId), view.idJson(anonymousIdField, anonymousId),
+      table === "aliases" || table === "groups" ? view.idJson(otherIdField, otherId) : "", objectJson,
       view.has(F.context) ? view.json(F.context) : "{}", clickhouseTime(time.eventTimeMs), receivedAt);
     // An ASCII body gives ASCII rows (a generated id may not be: measure those).
     const bytes = ascii && messageIdField >= 0 ? json.length : Buffer.byteLength(json);

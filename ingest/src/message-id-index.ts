@@ -93,6 +93,7 @@ export class MessageIdIndex {
   private readonly sliceMs: number;
   private readonly maxPerGeneration: number;
   private generations: Generation[] = [];
+  private held = 0;
   /** Ids forgotten before their window ended because maxIds was reached. */
   evictedEarly = 0;
   private readonly scratch = new Uint32Array(2);
@@ -104,10 +105,9 @@ export class MessageIdIndex {
     this.maxPerGeneration = Math.max(1, Math.ceil(this.maxIds / 8));
   }
 
+  /** Ids held (kept as a running count: it is checked on every add). */
   get size(): number {
-    let n = 0;
-    for (const g of this.generations) n += g.table.size;
-    return n;
+    return this.held;
   }
 
   /** The span the index currently remembers (shorter than the window when maxIds forced early eviction). */
@@ -128,9 +128,10 @@ export class MessageIdIndex {
   addFingerprint(hi: number, lo: number, atMs: number, nowMs = atMs): void {
     this.expire(nowMs);
     if (atMs <= nowMs - this.maxWindowMs) return;
-    this.generationFor(atMs).table.add(hi, lo);
-    while (this.size > this.maxIds && this.generations.length > 1) {
+    if (this.generationFor(atMs).table.add(hi, lo)) this.held++;
+    while (this.held > this.maxIds && this.generations.length > 1) {
       const dropped = this.generations.shift() as Generation;
+      this.held -= dropped.table.size;
       this.evictedEarly += dropped.table.size;
     }
   }
@@ -146,7 +147,9 @@ export class MessageIdIndex {
   }
 
   private expire(nowMs: number): void {
-    while (this.generations.length > 0 && this.generations[0].startMs + this.sliceMs <= nowMs - this.maxWindowMs) this.generations.shift();
+    while (this.generations.length > 0 && this.generations[0].startMs + this.sliceMs <= nowMs - this.maxWindowMs) {
+      this.held -= (this.generations.shift() as Generation).table.size;
+    }
   }
 
   /**

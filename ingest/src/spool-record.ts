@@ -49,6 +49,12 @@ function sectionBytes(s: RecordSection | LineSection): number {
   return "lines" in s ? s.byteLength : s.bytes.length;
 }
 
+/** Buffer's own string writers (what write(string, offset, encoding) dispatches to, without its argument checks). */
+interface LineWriters {
+  latin1Write(text: string, offset: number): number;
+  utf8Write(text: string, offset: number): number;
+}
+
 export function encodeRecord(record: { readonly receivedAtMs: number; readonly fingerprints: Uint32Array; readonly sections: readonly (RecordSection | LineSection)[] }): Buffer {
   let payloadBytes = 8 + 4 + record.fingerprints.length * 4 + 1;
   for (const s of record.sections) payloadBytes += 9 + sectionBytes(s);
@@ -65,8 +71,12 @@ export function encodeRecord(record: { readonly receivedAtMs: number; readonly f
     o = buf.writeUInt32LE(length, o);
     if ("lines" in s) {
       const end = o + length;
+      // Lines whose UTF-8 size equals their length are ASCII: written as Latin-1, a plain copy without encoding.
+      let chars = s.lines.length;
+      for (const line of s.lines) chars += line.length;
+      const writer = buf as unknown as LineWriters;
       for (const line of s.lines) {
-        o += buf.write(line, o, "utf8");
+        o += chars === length ? writer.latin1Write(line, o) : writer.utf8Write(line, o);
         buf[o++] = 0x0a;
       }
       // A byteLength that disagrees with the lines would corrupt the record: refuse rather than write it.

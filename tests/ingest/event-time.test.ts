@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clickhouseTime, correctEventTime, ONE_DAY_MS, parseIsoTime } from "../../ingest/src/event-time";
+import { clickhouseTime, correctEventTime, daysInMonth, ONE_DAY_MS, parseIsoTime } from "../../ingest/src/event-time";
 
 const received = Date.UTC(2024, 4, 1, 14, 2, 0);
 
@@ -52,6 +52,14 @@ describe("fast paths agree with the general ones", () => {
   it("formats any millisecond the way toISOString would", () => {
     for (const ms of [0, 1, 9, 10, 99, 100, 999, 1000, 1714572120007, 1714572120999, 1714572121000]) {
       expect(clickhouseTime(ms)).toBe(new Date(ms).toISOString().replace("T", " ").slice(0, 23));
+    }
+  });
+});
+
+describe("days in a month", () => {
+  it("agrees with the Date object for every month from 1900 to 2300", () => {
+    for (let year = 1900; year <= 2300; year++) {
+      for (let month = 1; month <= 12; month++) expect(daysInMonth(year, month)).toBe(new Date(Date.UTC(year, month, 0)).getUTCDate());
     }
   });
 });

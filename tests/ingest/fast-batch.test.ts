@@ -114,6 +114,9 @@ describe("batch fast path: equivalent to the slow path, or declines", () => {
       '{"batch":[{"type":"track","userId":"u","event":"a","properties":{"x":01}}]}',
       '{"batch":[{"type":"track","userId":"u","event":"a","properties":{"x":"\\x"}}]}',
       '{"batch":[]}x',
+      '{"batch":[{"type":"track","userId":"u","event":"a","properties":{"__proto__":{"admin":true}}}]}',
+      '{"batch":[{"type":"track","userId":"u","event":"a","properties":{"constructor":"x"}}]}',
+      '{"batch":[{"type":"track","userId":"u","event":"a","constructor":{"prototype":{}}}]}',
       "",
       "[]",
       '{"writeKey":"k"}',
@@ -123,6 +126,7 @@ describe("batch fast path: equivalent to the slow path, or declines", () => {
       ['{"batch":[]}', 0],
       [' {"batch" : [ {"type":"track" ,"userId":7,"event":"a","properties":{"b":1,"2":2,"b":3}} ] } \n', 1],
       ['{"batch":[{"type":"track","userId":"u","event":"a\\/b","properties":{"p":"\\/","n":1.50,"e":1E3,"z":-0}}]}', 1],
+      ['{"batch":[{"type":"track","userId":"__proto__","event":"constructor","properties":{"p":"__proto__"}}]}', 1],
     ] as const;
     for (const [body, rows] of taken) {
       expect(compare(Buffer.from(body), body)).toBe("fast");

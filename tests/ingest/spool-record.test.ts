@@ -49,4 +49,14 @@ describe("spool record format", () => {
     expect(events?.rows).toBe(3);
     expect(Buffer.concat(events?.chunks ?? []).toString()).toBe('{"e":1}\n{"e":2}\n{"e":3}\n');
   });
+
+  it("writes sections given as lines, ASCII or not, byte for byte as their UTF-8 and refuses a wrong byteLength", () => {
+    for (const lines of [['{"e":1}', '{"e":22}'], ['{"name":"Zoë"}', '{"s":"日本😀"}', '{"a":1}']]) {
+      const byteLength = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+      const record = encodeRecord({ receivedAtMs: 1, fingerprints: new Uint32Array(0), sections: [{ table: "events", rows: lines.length, lines, byteLength }] });
+      const [decoded] = decodeSegment(record).records;
+      expect(decoded.sections[0].bytes.toString("utf8")).toBe(`${lines.join("\n")}\n`);
+      expect(() => encodeRecord({ receivedAtMs: 1, fingerprints: new Uint32Array(0), sections: [{ table: "events", rows: lines.length, lines, byteLength: byteLength + 1 }] })).toThrow(/byteLength/);
+    }
+  });
 });
