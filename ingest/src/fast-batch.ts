@@ -106,6 +106,9 @@ const MAX_TRACKED_KEYS = 64;
  * One module-level table, reused: the scan is synchronous, so no two calls overlap.
  */
 let fieldTable = new Int32Array(64 * SLOTS);
+/** Key positions (start, end) of the object being read at each depth, and how many: for the duplicate-key check. */
+const keyPositions = Array.from({ length: MAX_JSON_DEPTH + 2 }, () => new Int32Array(MAX_TRACKED_KEYS * 2));
+const keyCounts = new Int32Array(MAX_JSON_DEPTH + 2);
 
 class Scanner {
   /** Set by scanString: the last string held a backslash escape. */
@@ -114,7 +117,8 @@ class Scanner {
   canonical = true;
   tracking = false;
   depth = 0;
-  private readonly keyStack: number[][] = [];
+  private readonly keyPositions = keyPositions;
+  private readonly keyCounts = keyCounts;
 
   constructor(readonly b: Buffer, readonly n: number) {}
 
@@ -203,7 +207,7 @@ class Scanner {
     for (const literal of LITERALS) {
       if (c !== literal[0]) continue;
       const end = i + literal.length;
-      return end <= this.n && this.b.compare(literal, 0, literal.length, i, end) === 0 ? end : -1;
+      return end <= this.n && this.equals(literal, i) ? end : -1;
     }
     return -1;
   }
@@ -232,8 +236,7 @@ class Scanner {
   scanObject(i: number): number {
     if (++this.depth > MAX_JSON_DEPTH) return -1;
     const b = this.b;
-    const keys = (this.keyStack[this.depth] ??= []);
-    keys.length = 0;
+    this.keyCounts[this.depth] = 0;
     i = this.innerWhitespace(i + 1);
     if (b[i] === CLOSE_BRACE) {
       this.depth--;
@@ -245,7 +248,7 @@ class Scanner {
       i = this.scanString(i);
       if (i < 0) return -1;
       if (this.isGuardedKey(keyStart + 1, i - 1)) return -1;
-      if (this.tracking && this.canonical) this.checkKey(keys, keyStart + 1, i - 1);
+      if (this.tracking && this.canonical) this.checkKey(keyStart + 1, i - 1);
       i = this.innerWhitespace(i);
       if (b[i] !== COLON) return -1;
       i = this.scanValue(this.innerWhitespace(i + 1));
@@ -261,15 +264,17 @@ class Scanner {
   }
 
   /** A key starting with a digit (V8 orders integer keys first) or seen before in this object is not canonical. */
-  private checkKey(keys: number[], start: number, end: number): void {
+  private checkKey(start: number, end: number): void {
     const b = this.b;
     const first = b[start];
-    if ((first >= DIGIT_0 && first <= DIGIT_9) || keys.length >= MAX_TRACKED_KEYS * 2) {
+    const keys = this.keyPositions[this.depth];
+    const count = this.keyCounts[this.depth];
+    if ((first >= DIGIT_0 && first <= DIGIT_9) || count >= MAX_TRACKED_KEYS * 2) {
       this.canonical = false;
       return;
     }
     const length = end - start;
-    for (let k = 0; k < keys.length; k += 2) {
+    for (let k = 0; k < count; k += 2) {
       const s = keys[k];
       if (keys[k + 1] - s !== length) continue;
       let j = 0;
@@ -279,7 +284,9 @@ class Scanner {
         return;
       }
     }
-    keys.push(start, end);
+    keys[count] = start;
+    keys[count + 1] = end;
+    this.keyCounts[this.depth] = count + 2;
   }
 
   /** Which of `names` the last key read by scanMemberKey is, or -1 for another key. */
@@ -302,6 +309,13 @@ class Scanner {
 
   isGuardedKey(start: number, end: number): boolean {
     return (end - start === 9 || end - start === 11) && this.keyIndex(GUARDED_KEYS, start, end) >= 0;
+  }
+
+  /** Whether the body holds the bytes of `word` at `at` (the caller checked that they fit). */
+  equals(word: Buffer, at: number): boolean {
+    const b = this.b;
+    for (let j = 0; j < word.length; j++) if (b[at + j] !== word[j]) return false;
+    return true;
   }
 
   /** Index of the key at [start, end) (quotes excluded) in `names`, or -1. */
@@ -380,7 +394,7 @@ interface SliceDecoders {
 class EventView {
   base = 0;
   private readonly slice: (start: number, end: number) => string;
-  constructor(private readonly b: Buffer, ascii: boolean) {
+  constructor(private readonly b: Buffer, private readonly scanner: Scanner, ascii: boolean) {
     const decoders = b as unknown as SliceDecoders;
     // An all-ASCII body decodes the same as Latin-1, which is a plain copy.
     this.slice = ascii ? decoders.latin1Slice.bind(b) : decoders.utf8Slice.bind(b);
@@ -438,7 +452,7 @@ class EventView {
     const length = fieldTable[slot + 1] - 1 - start;
     if (this.flags(F.type) & ESCAPED) return -1;
     for (let t = 0; t < TYPE_BYTES.length; t++) {
-      if (TYPE_BYTES[t].length === length && this.b.compare(TYPE_BYTES[t], 0, length, start, start + length) === 0) return t;
+      if (TYPE_BYTES[t].length === length && this.scanner.equals(TYPE_BYTES[t], start)) return t;
     }
     return -1;
   }
@@ -531,7 +545,7 @@ export function parseBatchFast(body: Buffer, options: FastBatchOptions): FastBat
   const rows: NormalizedRow[] = [];
   let clamped = 0;
   const receivedAt = clickhouseTime(options.receivedAtMs);
-  const view = new EventView(b, ascii);
+  const view = new EventView(b, s, ascii);
   for (let e = 0; e < events; e++) {
     view.base = e * SLOTS;
     let type: EventType;
