@@ -9,6 +9,8 @@
  *   inserted on its own, down to single rows, which go to the dead-letter table with the reason (or, if that
  *   insert fails too, to an fsync'd dead-letter file in the spool directory). The queue keeps moving.
  * - A segment is deleted only when every table's insert succeeded (Spool.complete).
+ * - While one segment is being inserted, the next sealed one is read, checked and hashed, so ClickHouse does not
+ *   sit idle between inserts waiting for us (one segment ahead at most: memory stays bounded).
  * - One JSON log line per segment shipped: events per table, duration, spool backlog.
  */
 import { createHash } from "node:crypto";
@@ -21,7 +23,7 @@ import { clickhouseTime } from "./event-time";
 import type { IngestMetrics } from "./metrics";
 import type { Table } from "./normalize-events";
 import type { SegmentInfo, Spool } from "./spool";
-import { rowsByTable } from "./spool-record";
+import { rowsByTable, type DecodedSegment } from "./spool-record";
 
 export const DEAD_LETTER_TABLE = "ingest_dead_letters";
 
@@ -57,6 +59,14 @@ export async function dedupToken(table: string, chunks: readonly Buffer[]): Prom
 
 class Stopped extends Error {}
 
+/** A segment read back and checked, with each table's insert body and dedup token, ready to insert. */
+interface PreparedSegment {
+  readonly decoded: DecodedSegment;
+  readonly tables: readonly { readonly table: Table; readonly rows: number; readonly chunks: Buffer[]; readonly token: string }[];
+}
+
+type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
 export class Shipper {
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -69,6 +79,8 @@ export class Shipper {
   private idleWaiters: (() => void)[] = [];
   /** Whether the last ClickHouse request succeeded (for readiness). */
   lastInsertOk = true;
+  /** The next segment, being prepared while the current one is inserted (its failure is raised when it is used). */
+  private prefetched: { readonly segment: SegmentInfo; readonly result: Promise<Settled<PreparedSegment>> } | undefined;
 
   constructor(private readonly options: ShipperOptions) {
     options.spool.onSealed(() => this.wake());
@@ -102,7 +114,10 @@ export class Shipper {
         continue;
       }
       try {
-        await this.ship(segment);
+        const prepared = await this.prepared(segment);
+        const following = spool.sealedSegments()[1];
+        if (following) this.prefetch(following);
+        await this.ship(segment, prepared);
       } catch (error) {
         if (error instanceof Stopped) break;
         // Reading the segment or deleting it failed (disk trouble): keep it and try again later.
@@ -112,18 +127,39 @@ export class Shipper {
     }
   }
 
-  private async ship(segment: SegmentInfo): Promise<void> {
+  private async prepare(segment: SegmentInfo): Promise<PreparedSegment> {
+    const decoded = await this.options.spool.readSegment(segment);
+    const tables = [];
+    for (const [table, { rows, chunks }] of rowsByTable(decoded.records)) tables.push({ table, rows, chunks, token: await dedupToken(table, chunks) });
+    return { decoded, tables };
+  }
+
+  private prefetch(segment: SegmentInfo): void {
+    const result = this.prepare(segment).then((value): Settled<PreparedSegment> => ({ ok: true, value }), (error: unknown): Settled<PreparedSegment> => ({ ok: false, error }));
+    this.prefetched = { segment, result };
+  }
+
+  /** The segment prepared ahead, when it is this one; otherwise prepared now. */
+  private async prepared(segment: SegmentInfo): Promise<PreparedSegment> {
+    const ahead = this.prefetched;
+    this.prefetched = undefined;
+    if (ahead?.segment !== segment) return this.prepare(segment);
+    const settled = await ahead.result;
+    if (!settled.ok) throw settled.error;
+    return settled.value;
+  }
+
+  private async ship(segment: SegmentInfo, { decoded, tables: prepared }: PreparedSegment): Promise<void> {
     const { spool, logger, metrics } = this.options;
     const startedMs = Date.now();
-    const decoded = await spool.readSegment(segment);
     if (decoded.tornBytes > 0) {
       logger.error({ segment: segment.id, torn_bytes: decoded.tornBytes }, "sealed spool segment changed on disk; shipping its valid records");
     }
     const tables: Record<string, number> = {};
     let events = 0;
-    for (const [table, { rows, chunks }] of rowsByTable(decoded.records)) {
+    for (const { table, rows, chunks, token } of prepared) {
       const tableStartedMs = Date.now();
-      await this.insert(table, chunks);
+      await this.insert(table, chunks, token);
       metrics.flushDuration.observe({ table }, (Date.now() - tableStartedMs) / 1000);
       metrics.shippedRows.inc({ table }, rows);
       tables[table] = rows;
@@ -138,9 +174,9 @@ export class Shipper {
   }
 
   /** Inserts until ClickHouse has the rows (or has refused each bad row for good). */
-  private async insert(table: Table | typeof DEAD_LETTER_TABLE, chunks: readonly Buffer[]): Promise<void> {
+  private async insert(table: Table | typeof DEAD_LETTER_TABLE, chunks: readonly Buffer[], token?: string): Promise<void> {
     const { sink, logger, metrics } = this.options;
-    const token = await dedupToken(table, chunks);
+    token ??= await dedupToken(table, chunks);
     for (let attempt = 0; ; attempt++) {
       if (this.stopped || Date.now() > this.deadlineMs) throw new Stopped();
       try {
