@@ -18,7 +18,7 @@
  * rate, end to end, overload) use one request per connection, so their latencies are not queueing behind a pipeline.
  */
 import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -41,7 +41,7 @@ if (args.includes("--help")) {
   process.stdout.write("usage: npm run bench:ingest -- [--seconds N] [--connections N] [--pipelining N] [--batch-connections N]\n" +
     `         [--only ${PHASES.join(",")}] [--cpu-prof]\n` +
     "  --only      run these phases (and what they depend on: half needs single, e2e needs alone, overload needs e2e)\n" +
-    "  --cpu-prof  run the ingest children with node --cpu-prof; the profiles are kept and their directory printed\n");
+    "  --cpu-prof  run the ingest children with node --cpu-prof; the profiles and their logs are kept, the directory printed\n");
   process.exit(0);
 }
 const onlyAt = args.indexOf("--only");
@@ -400,7 +400,10 @@ async function main(): Promise<void> {
       peakRss = Math.max(peakRss, rssMb(pid));
       await stopChild(ours);
     }
-    if (CPU_PROF) log(`CPU profiles of the ingest children (kept): ${profileDir}`);
+    if (CPU_PROF) {
+      for (const name of readdirSync(dir).filter((n) => n.endsWith(".log"))) copyFileSync(join(dir, name), join(profileDir, name));
+      log(`CPU profiles and logs of the ingest children (kept): ${profileDir}`);
+    }
 
     const cores = (c: CpuShare) => `cores: ingest ${c.ingest}, chDB ${c.clickhouse}, load generator ${c.loadgen}, machine ${c.machine} of 2`;
     const rows: [string, string, string][] = [

@@ -10,11 +10,14 @@
  *   insert fails too, to an fsync'd dead-letter file in the spool directory). The queue keeps moving.
  * - A segment is deleted only when every table's insert succeeded (Spool.complete).
  * - While one segment is being inserted, the next sealed one is read, checked and hashed, so ClickHouse does not
- *   sit idle between inserts waiting for us (one segment ahead at most: memory stays bounded).
+ *   sit idle between inserts waiting for us (one segment ahead at most: memory stays bounded). Not when the event
+ *   loop is nearly saturated (requests come first): then ClickHouse, on the same cores, gets fewer cycles, the spool
+ *   absorbs the difference, and shipping catches up when the load drops.
  * - One JSON log line per segment shipped: events per table, duration, spool backlog.
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import type { Logger } from "pino";
 import { classify, clickhouseErrorCode, retryDelayMs } from "./classify";
 import type { ClickHouseSink } from "./clickhouse-sink";
@@ -36,6 +39,8 @@ export interface ShipperOptions {
   readonly deadLetterFile: string;
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
+  /** Prepare the next segment ahead only while the event loop was busy less than this share of the time since the last segment. Defaults to 0.95. */
+  readonly prefetchBelowUtilization?: number;
 }
 
 /**
@@ -81,6 +86,7 @@ export class Shipper {
   lastInsertOk = true;
   /** The next segment, being prepared while the current one is inserted (its failure is raised when it is used). */
   private prefetched: { readonly segment: SegmentInfo; readonly result: Promise<Settled<PreparedSegment>> } | undefined;
+  private loopUsage: EventLoopUtilization = performance.eventLoopUtilization();
 
   constructor(private readonly options: ShipperOptions) {
     options.spool.onSealed(() => this.wake());
@@ -116,8 +122,9 @@ export class Shipper {
       try {
         const prepared = await this.prepared(segment);
         const following = spool.sealedSegments()[1];
-        if (following) this.prefetch(following);
-        await this.ship(segment, prepared);
+        const ahead = following !== undefined && this.requestsLeaveRoom();
+        if (ahead) this.prefetch(following);
+        await this.ship(segment, prepared, ahead);
       } catch (error) {
         if (error instanceof Stopped) break;
         // Reading the segment or deleting it failed (disk trouble): keep it and try again later.
@@ -132,6 +139,17 @@ export class Shipper {
     const tables = [];
     for (const [table, { rows, chunks }] of rowsByTable(decoded.records)) tables.push({ table, rows, chunks, token: await dedupToken(table, chunks) });
     return { decoded, tables };
+  }
+
+  /** Share of time the event loop was busy since the last segment (logged with each flush). */
+  private loopUtilization = 0;
+
+  /** Whether the event loop had spare time since the last call (requests come before shipping ahead). */
+  private requestsLeaveRoom(): boolean {
+    const now = performance.eventLoopUtilization();
+    this.loopUtilization = performance.eventLoopUtilization(now, this.loopUsage).utilization;
+    this.loopUsage = now;
+    return this.loopUtilization < (this.options.prefetchBelowUtilization ?? 0.95);
   }
 
   private prefetch(segment: SegmentInfo): void {
@@ -149,7 +167,7 @@ export class Shipper {
     return settled.value;
   }
 
-  private async ship(segment: SegmentInfo, { decoded, tables: prepared }: PreparedSegment): Promise<void> {
+  private async ship(segment: SegmentInfo, { decoded, tables: prepared }: PreparedSegment, preparingNext: boolean): Promise<void> {
     const { spool, logger, metrics } = this.options;
     const startedMs = Date.now();
     if (decoded.tornBytes > 0) {
@@ -169,6 +187,7 @@ export class Shipper {
     const oldest = spool.oldestReceivedAtMs;
     logger.info({
       msg: "flush", segment: segment.id, events, tables, duration_ms: Date.now() - startedMs,
+      loop_utilization: Number(this.loopUtilization.toFixed(2)), preparing_next: preparingNext,
       spool_bytes: spool.bytes, spool_events: spool.rows, oldest_unshipped_age_s: oldest === undefined ? 0 : (Date.now() - oldest) / 1000,
     });
   }
