@@ -84,18 +84,20 @@ export function personsSql(table: string, where: string, columns: readonly strin
     return `WITH (${linksArraysSql(anonKeys)}) AS links
   SELECT ${cols}${PERSON} AS person FROM ${table} WHERE (${where})`;
   }
-  const linkedToUsers = `SELECT anon_key FROM analytics.identity_links WHERE ${userFilter("user_key")}`;
+  // The anonymous ids whose latest link is to a passing user (FINAL over the links is cheap: one row per id).
+  const linkedToUsers = `SELECT anon_key, linked_user FROM (${LINKS}) WHERE ${userFilter("linked_user")}`;
+  // A plain INNER JOIN (the right side has one row per anon_key): ClickHouse's INNER ANY JOIN also keeps only one
+  // left row per key, which dropped all but one day of a device's logged-out visits (the known-answer test caught it).
   return `SELECT ${cols}user_key AS person FROM ${table} WHERE user_key != 0 AND (${where}) AND ${userFilter("user_key")}
   UNION ALL
   SELECT ${cols}linked_user AS person
-    FROM (SELECT ${cols}anon_key FROM ${table} WHERE user_key = 0 AND (${where}) AND ${inSet("anon_key", linkedToUsers)}) AS anonymous
-    INNER ANY JOIN (${LINKS} WHERE ${inSet("anon_key", linkedToUsers)}) AS links USING (anon_key)
-    WHERE ${userFilter("linked_user")}`;
+    FROM (SELECT ${cols}anon_key FROM ${table} WHERE user_key = 0 AND (${where}) AND ${inSet("anon_key", `SELECT anon_key FROM (${linkedToUsers})`)}) AS anonymous
+    INNER JOIN (${linkedToUsers}) AS links USING (anon_key)`;
 }
 
 /**
  * The rows of a rollup in range with user_key, anon_key and person (see PERSON), read with FINAL so each row is one
- * (group, actor): the input of `peopleSql`.
+ * (group, actor): the input of `peopleExpr`.
  * @param anonKeysInScope a query returning (at least) the anonymous keys of these rows; defaults to reading them from
  *   the same rows. A smaller table with the same anonymous actors (the weekly activity for the weekly features) is cheaper.
  */

@@ -192,8 +192,13 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     }
 
     for (let d = firstActiveDay; d < days; d++) {
-      if (rand() >= activeShare) continue;
       const day = startMs + d * DAY_MS;
+      if (rand() >= activeShare) {
+        // A logged-out visit on a day without signed-in use: the person is active that day only through the link
+        // (retention, DAU and the 24-hour count must find them from the anonymous row alone).
+        if (rand() < 0.1) track(PAGE_EVENT, "", device, timeIn(day), { path: "/pricing" });
+        continue;
+      }
       for (let i = int(2, 9); i > 0; i--) {
         const name = rand() < 0.3 ? PAGE_EVENT : pick(favourites);
         track(name, userId, device, timeIn(day), name === PAGE_EVENT ? { path: pick(["/", "/reports", "/settings"]) } : { plan });
