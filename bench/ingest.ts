@@ -405,7 +405,9 @@ async function main(): Promise<void> {
       log(`CPU profiles and logs of the ingest children (kept): ${profileDir}`);
     }
 
-    const cores = (c: CpuShare) => `cores: ingest ${c.ingest}, chDB ${c.clickhouse}, load generator ${c.loadgen}, machine ${c.machine} of 2`;
+    // What the machine did beyond our three processes: other work on the shared machine (the run's noise).
+    const others = (c: CpuShare) => Number((c.machine - c.ingest - c.clickhouse - c.loadgen).toFixed(2));
+    const cores = (c: CpuShare) => `cores: ingest ${c.ingest}, chDB ${c.clickhouse}, load generator ${c.loadgen}, other processes ${others(c)}, machine ${c.machine} of 2`;
     const rows: [string, string, string][] = [
       ["single events, baseline (reference tracker, not durable)", `${baselineSingle.okPerSecond.toFixed(0)} req/s`, `p99 ${baselineSingle.p99} ms`],
       ["single events, ingest (durable, fsync'd)", `${single.okPerSecond.toFixed(0)} req/s`, `${(single.okPerSecond / baselineSingle.okPerSecond).toFixed(2)}x baseline, p99 ${single.p99} ms`],
@@ -438,9 +440,12 @@ async function main(): Promise<void> {
       batch_cores_ingest: figure(batch.cpu.ingest, 2),
       batch_cores_chdb: figure(batch.cpu.clickhouse, 2),
       batch_cores_loadgen: figure(batch.cpu.loadgen, 2),
+      batch_cores_other: figure(others(batch.cpu), 2),
       e2e_cores_ingest: figure(e2eCpu.ingest, 2),
       e2e_cores_chdb: figure(e2eCpu.clickhouse, 2),
       e2e_cores_loadgen: figure(e2eCpu.loadgen, 2),
+      e2e_cores_other: figure(others(e2eCpu), 2),
+      half_cores_other: figure(others(half.cpu), 2),
       half_loop_delay_p99_ms: figure(half.stats.loopP99Ms, 1),
       connections: CONNECTIONS,
       batch_connections: BATCH_CONNECTIONS,
