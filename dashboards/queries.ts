@@ -117,7 +117,9 @@ function resolvedRowsSql(table: string, where: string, groups: readonly string[]
 function peopleExpr(table: string, where: string, key: string, groupKey: string, anonKeysInScope?: string): string {
   const anonKeys = anonKeysInScope ?? `SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
   const linkedUsers = `SELECT user_key FROM analytics.identity_links WHERE ${inSet("anon_key", anonKeys)}`;
-  const identifiedLinked = `SELECT ${groupKey}, user_key FROM ${table} WHERE ${inSet("user_key", linkedUsers)} AND (${where})`;
+  // A plain IN, so the sort key (group..., user_key) finds the few linked users' rows; with identity() (inSet) the whole
+  // range was scanned even when no anonymous id in range was linked (12 ms of adoption by week at 100M bench events).
+  const identifiedLinked = `SELECT ${groupKey}, user_key FROM ${table} WHERE user_key IN (${linkedUsers}) AND (${where})`;
   return `countIf(user_key != 0 OR person = anon_key)
       + uniqExactIf(${key}, user_key = 0 AND person != anon_key AND (${groupKey}, person) NOT IN (${identifiedLinked}))`;
 }
