@@ -39,7 +39,7 @@ const PHASES = ["baseline", "single", "half", "batch", "alone", "e2e", "overload
 type Phase = (typeof PHASES)[number];
 if (args.includes("--help")) {
   process.stdout.write("usage: npm run bench:ingest -- [--seconds N] [--connections N] [--pipelining N] [--batch-connections N]\n" +
-    `         [--only ${PHASES.join(",")}] [--cpu-prof]\n` +
+    `         [--only ${PHASES.join(",")}] [--cpu-prof] [--ingest-node-options "<flags>"]\n` +
     "  --only      run these phases (and what they depend on: half needs single, e2e needs alone, overload needs e2e)\n" +
     "  --cpu-prof  run the ingest children with node --cpu-prof; the profiles and their logs are kept, the directory printed\n");
   process.exit(0);
@@ -57,6 +57,9 @@ if (only.has("overload")) only.add("e2e");
 if (only.has("e2e")) only.add("alone");
 const runs = (phase: Phase) => only.has(phase);
 const CPU_PROF = args.includes("--cpu-prof");
+const nodeOptionsAt = args.indexOf("--ingest-node-options");
+/** Extra NODE_OPTIONS for the ingest children (experiments such as V8 heap flags). */
+const INGEST_NODE_OPTIONS = nodeOptionsAt >= 0 ? args[nodeOptionsAt + 1] ?? "" : "";
 const SECONDS = option("seconds", 10);
 const CONNECTIONS = option("connections", 50);
 const PIPELINING = option("pipelining", 4);
@@ -298,7 +301,7 @@ async function main(): Promise<void> {
     const ingestEnv = (spoolDir: string, extra: Record<string, string> = {}) => ({
       INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_WRITE_KEYS: WRITE_KEY, CLICKHOUSE_URL: ch.url, CLICKHOUSE_USER: "default",
       CLICKHOUSE_PASSWORD: "", INGEST_SPOOL_DIR: spoolDir, INGEST_BATCH_MAX_EVENTS: String(SHIP_BATCH_EVENTS), INGEST_FLUSH_INTERVAL_MS: "1000",
-      INGEST_LOG_LEVEL: "info", ...extra,
+      INGEST_LOG_LEVEL: "info", ...(INGEST_NODE_OPTIONS ? { NODE_OPTIONS: INGEST_NODE_OPTIONS } : {}), ...extra,
     });
 
     log("compiling the ingest service (ingest/dist, as the image runs it)");

@@ -73,7 +73,20 @@ function parseCanonicalIso(value: string): number | undefined {
   if (Number.isNaN(year + month + day + hour + minute + second + ms) || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
   // Date.UTC would roll 2024-02-30 over into March: refuse a day the month does not have.
   if (day > daysInMonth(year, month)) return undefined;
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  return daysFromCivil(year, month, day) * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + ms;
+}
+
+/**
+ * Days from 1970-01-01 to a date of the proleptic Gregorian calendar (month 1-12), by integer arithmetic
+ * (H. Hinnant's days_from_civil): what Date.UTC computes, without its cost on every event.
+ */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clickhouseTime, correctEventTime, daysInMonth, ONE_DAY_MS, parseIsoTime } from "../../ingest/src/event-time";
+import { clickhouseTime, correctEventTime, daysFromCivil, daysInMonth, ONE_DAY_MS, parseIsoTime } from "../../ingest/src/event-time";
 
 const received = Date.UTC(2024, 4, 1, 14, 2, 0);
 
@@ -60,6 +60,21 @@ describe("days in a month", () => {
   it("agrees with the Date object for every month from 1900 to 2300", () => {
     for (let year = 1900; year <= 2300; year++) {
       for (let month = 1; month <= 12; month++) expect(daysInMonth(year, month)).toBe(new Date(Date.UTC(year, month, 0)).getUTCDate());
+    }
+  });
+});
+
+describe("days from the epoch", () => {
+  it("agrees with Date.UTC for every day from 1900 to 2300", () => {
+    for (let t = Date.UTC(1900, 0, 1); t <= Date.UTC(2300, 11, 31); t += 86_400_000) {
+      const d = new Date(t);
+      expect(daysFromCivil(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()) * 86_400_000).toBe(t);
+    }
+  });
+
+  it("parses canonical timestamps to the same milliseconds as Date.parse", () => {
+    for (const iso of ["1970-01-01T00:00:00.000Z", "2024-02-29T23:59:59.999Z", "2000-03-01T12:34:56.789Z", "2261-12-31T00:00:00.000Z"]) {
+      expect(parseIsoTime(iso)).toBe(Date.parse(iso));
     }
   });
 });
