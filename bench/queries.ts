@@ -10,9 +10,9 @@
  * Prints a table, then one line of JSON (the last line) with at least: events, panels [{name, ours_ms, baseline_ms}],
  * bytes_per_event, baseline_bytes_per_event, freshness_ms. Figures, not assertions: see docs/benchmarks-queries.md.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { createChdbConnection } from "chdb/connection";
@@ -25,7 +25,8 @@ import { expandClickHouseMacros, type GrafanaContext } from "../tests/support/gr
 import { BASELINE_COPY, BASELINE_QUERIES, BASELINE_RETENTION_ERRORS, BASELINE_SCHEMA } from "./queries-baseline";
 import { DEFAULT_SHAPE, identifiesInsertSql, signupsInsertSql, trafficInsertSql, type TrafficShape } from "./queries-traffic";
 
-const USAGE = "usage: npm run bench:queries -- [--events <count, default 10000000>] [--runs <per query, default 5>]";
+const USAGE = "usage: npm run bench:queries -- [--events <count, default 10000000>] [--runs <per query, default 5>] [--data-dir <dir>]\n" +
+  "  --data-dir: load into <dir> and keep it; when <dir> already holds a loaded run (from today), skip the loading and time the queries again";
 const CHUNK = 5_000_000;
 const DAY_MS = 86_400_000;
 
@@ -38,15 +39,20 @@ export function median(values: readonly number[]): number {
 }
 
 /** Parses and checks the command line; throws a message saying which flag was wrong and what to pass. */
-export function parseBenchArgs(argv: string[]): { events: number; runs: number } {
-  const { values } = parseArgs({ args: argv, options: { events: { type: "string" }, runs: { type: "string" } } });
+export function parseBenchArgs(argv: string[]): { events: number; runs: number; dataDir?: string } {
+  const { values } = parseArgs({ args: argv, options: { events: { type: "string" }, runs: { type: "string" }, "data-dir": { type: "string" } } });
   const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number) => {
     if (raw === undefined) return fallback;
     const n = /^\d+$/.test(raw.replace(/_/g, "")) ? Number(raw.replace(/_/g, "")) : NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) throw new Error(`--${name}: got ${JSON.stringify(raw)}, expected a whole number from ${min} to ${max}\n${USAGE}`);
     return n;
   };
-  return { events: int("events", values.events, 10_000_000, 100_000, 1_000_000_000), runs: int("runs", values.runs, 5, 1, 50) };
+  const dataDir = values["data-dir"];
+  if (dataDir !== undefined && dataDir.trim() === "") throw new Error(`--data-dir: got an empty path, expected a directory to load into or reuse\n${USAGE}`);
+  return {
+    events: int("events", values.events, 10_000_000, 100_000, 1_000_000_000), runs: int("runs", values.runs, 5, 1, 50),
+    ...(dataDir !== undefined ? { dataDir } : {}),
+  };
 }
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -88,6 +94,7 @@ async function measureFreshness(client: ClickHouseClient, queries: ReturnType<ty
   const dauToday = async () => Number((await rows<{ dau: string }>(client, dauSql)).at(-1)?.dau ?? 0);
   const adopters = async () => Number((await rows<{ feature: string; users: string }>(client, adoptionSql)).find((r) => r.feature === "freshness_probe")?.users ?? 0);
   const before = await dauToday();
+  const adoptersBefore = await adopters(); // probes of earlier runs on a reused --data-dir
   const started = performance.now();
   const time = new Date(now).toISOString().replace("T", " ").replace("Z", "");
   await client.insert({
@@ -97,14 +104,32 @@ async function measureFreshness(client: ClickHouseClient, queries: ReturnType<ty
   });
   const deadline = started + 10_000;
   while (performance.now() < deadline) {
-    if ((await dauToday()) === before + 1 && (await adopters()) === 1) return Math.round(performance.now() - started);
+    if ((await dauToday()) === before + 1 && (await adopters()) === adoptersBefore + 1) return Math.round(performance.now() - started);
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error("the probe event was not visible in DAU and adoption within 10 s");
 }
 
+/** Generates the traffic into our schema, copies it into the reference schema and merges every table's parts. */
+async function loadTraffic(client: ClickHouseClient, shape: TrafficShape, events: number): Promise<void> {
+  await timed("identifies", () => client.command({ query: identifiesInsertSql(shape) }));
+  await timed("signups and funnel steps", () => client.command({ query: signupsInsertSql(shape) }));
+  await timed(`${events.toLocaleString("en-US")} events into our schema (with its rollup views)`, async () => {
+    for (let start = 0; start < events; start += CHUNK) {
+      await client.command({ query: trafficInsertSql(shape, start, Math.min(CHUNK, events - start)) });
+    }
+  });
+  await timed("the same events into the reference schema", () => client.command({ query: BASELINE_COPY }));
+  await timed("merging parts (steady state for storage and queries)", async () => {
+    for (const table of ["analytics.events", "reference.events", "analytics.activity_daily", "analytics.activity_weekly", "analytics.feature_usage_weekly",
+      "analytics.events_hourly", "analytics.signups", "analytics.identity_links", "analytics.funnel_events", "reference.hourly_stats"]) {
+      await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
+    }
+  });
+}
+
 async function main(): Promise<number> {
-  let args: { events: number; runs: number };
+  let args: ReturnType<typeof parseBenchArgs>;
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     console.log(USAGE);
     return 0;
@@ -115,7 +140,8 @@ async function main(): Promise<number> {
     console.error((e as Error).message);
     return 2;
   }
-  const dataDir = mkdtempSync(join(tmpdir(), "bench-queries-"));
+  const dataDir = args.dataDir !== undefined ? resolve(args.dataDir) : mkdtempSync(join(tmpdir(), "bench-queries-"));
+  mkdirSync(dataDir, { recursive: true });
   const client = createClient({ connection: createChdbConnection({ path: dataDir }) as never });
   try {
     const cfg = loadConfig({}, "bench");
@@ -127,21 +153,18 @@ async function main(): Promise<number> {
 
     // Data ends today, so the freshness probe (sent now) lands on the last day of the dashboards' range.
     const endDay = new Date().toISOString().slice(0, 10);
-    const shape: TrafficShape = { ...DEFAULT_SHAPE, endDay };
-    await timed("identifies", () => client.command({ query: identifiesInsertSql(shape) }));
-    await timed("signups and funnel steps", () => client.command({ query: signupsInsertSql(shape) }));
-    await timed(`${args.events.toLocaleString("en-US")} events into our schema (with its rollup views)`, async () => {
-      for (let start = 0; start < args.events; start += CHUNK) {
-        await client.command({ query: trafficInsertSql(shape, start, Math.min(CHUNK, args.events - start)) });
+    const [{ stored, storedEnd }] = await rows<{ stored: string; storedEnd: string }>(client,
+      "SELECT count() AS stored, toString(max(toDate(event_time))) AS storedEnd FROM analytics.events");
+    if (Number(stored) > 0) {
+      if (storedEnd !== endDay) {
+        throw new Error(`--data-dir ${dataDir}: its data ends on ${storedEnd}, but the panels and the freshness probe need data ending today (${endDay}); load again into a new directory`);
       }
-    });
-    await timed("the same events into the reference schema", () => client.command({ query: BASELINE_COPY }));
-    await timed("merging parts (steady state for storage and queries)", async () => {
-      for (const table of ["analytics.events", "reference.events", "analytics.activity_daily", "analytics.activity_weekly", "analytics.feature_usage_weekly",
-        "analytics.events_hourly", "analytics.signups", "analytics.identity_links", "analytics.funnel_events", "reference.hourly_stats"]) {
-        await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
-      }
-    });
+      log(`reusing ${Number(stored).toLocaleString("en-US")} events already loaded in ${dataDir} (--events is ignored)`);
+      // The funnel view's backfill reran with the migrations: merge its duplicate rows as a loaded run would have.
+      await client.command({ query: "OPTIMIZE TABLE analytics.funnel_events FINAL" });
+    } else {
+      await loadTraffic(client, { ...DEFAULT_SHAPE, endDay }, args.events);
+    }
 
     const [{ n }] = await rows<{ n: string }>(client, "SELECT count() AS n FROM analytics.events");
     const events = Number(n);
@@ -203,7 +226,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await client.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (args.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -21,6 +21,11 @@ describe("bench arguments", () => {
     expect(() => parseBenchArgs(["--runs", "0"])).toThrow(/--runs: got "0"/);
   });
 
+  it("take a data directory to keep or reuse, and refuse an empty one", () => {
+    expect(parseBenchArgs(["--data-dir", "/tmp/q100m"])).toEqual({ events: 10_000_000, runs: 5, dataDir: "/tmp/q100m" });
+    expect(() => parseBenchArgs(["--data-dir", " "])).toThrow(/--data-dir: got an empty path/);
+  });
+
   it("median of odd and even counts", () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(median([4, 1, 3, 2])).toBe(2.5);
