@@ -1,12 +1,12 @@
 /**
- * `SchemaMigration`: a Pulumi dynamic resource that applies the sql/ migrations (then the retention statements)
- * to a running ClickHouse, as the `migrator` user, from the machine running Pulumi.
+ * `SchemaMigration`: a Pulumi dynamic resource that applies the sql/ migrations (then the config-derived statements:
+ * retention TTLs and the funnel view) to a running ClickHouse, as the `migrator` user, from the machine running Pulumi.
  *
  * - The migration files' names and contents are inputs, so the diff is on content: a new file is an update that
  *   applies only that file; an edited or removed applied file fails `pulumi preview` itself with the runner's
  *   message (the file, both checksums, "add a new migration instead"); an unchanged tree is no change at all.
- * - The retention statements run on create and whenever their text changes (a changed TTL rewrites the table in
- *   the background, so they are not rerun needlessly).
+ * - The after-migration statements run on create and whenever their text changes (a changed TTL rewrites the table
+ *   in the background, so they are not rerun needlessly).
  * - Outputs: `applied`, every applied file's name and checksum (others can `dependsOn` this resource to run after
  *   the schema exists), and the `afterStatements` last run. The password is an input only, kept secret.
  * - Deleting the resource changes nothing in ClickHouse: the data goes with the volume (protected in prod).
@@ -33,7 +33,7 @@ export interface SchemaMigrationArgs {
   readonly password: pulumi.Input<string>;
   /** Migration files (name and content), in any order; they are validated and sorted by name. */
   readonly migrations: pulumi.Input<pulumi.Input<MigrationSource>[]>;
-  /** Idempotent statements run after the migrations whenever they change (retention TTLs). Defaults to none. */
+  /** Idempotent statements run after the migrations whenever they change (retention TTLs, the funnel view and its backfill). Defaults to none. */
   readonly afterStatements?: pulumi.Input<pulumi.Input<string>[]>;
   /** Seconds to wait for ClickHouse to accept the user before giving up. Defaults to 120. */
   readonly connectTimeoutSeconds?: pulumi.Input<number>;
@@ -137,7 +137,7 @@ export const schemaMigrationProvider: pulumi.dynamic.ResourceProvider = {
 export class SchemaMigration extends pulumi.dynamic.Resource {
   /** Every applied migration (name, sha256), in name order. */
   declare public readonly applied: pulumi.Output<AppliedMigration[]>;
-  /** The retention statements last run. */
+  /** The after-migration statements last run. */
   declare public readonly afterStatements: pulumi.Output<string[]>;
 
   constructor(name: string, args: SchemaMigrationArgs, opts?: pulumi.CustomResourceOptions) {
