@@ -70,29 +70,33 @@ const PERSON = "if(user_key = 0, transform(anon_key, links.1, links.2, anon_key)
 
 /**
  * Rows of a per-actor rollup with a `person` column (see PERSON), in one pass over the rollup. Used where people are
- * counted across periods (WAU, MAU, 24 h, retention, alerts).
+ * counted across periods (WAU, MAU, 24 h, alerts).
  * @param table a rollup with user_key and anon_key columns
  * @param where filter on the rollup's own columns (a day range first, so the sort key prunes)
  * @param columns rollup columns to carry along
- * @param userFilter optional condition on a user key: only users passing it are returned. Anonymous ids never
- *   linked are not users, so then only the identified rows and the anonymous rows linked to a passing user are read.
  */
-export function personsSql(table: string, where: string, columns: readonly string[], userFilter?: (column: string) => string): string {
+export function personsSql(table: string, where: string, columns: readonly string[]): string {
   const cols = columns.length > 0 ? `${columns.join(", ")}, ` : "";
-  if (!userFilter) {
-    const anonKeys = `SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
-    return `WITH (${linksArraysSql(anonKeys)}) AS links
+  const anonKeys = `SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
+  return `WITH (${linksArraysSql(anonKeys)}) AS links
   SELECT ${cols}${PERSON} AS person FROM ${table} WHERE (${where})`;
-  }
-  // The anonymous ids whose latest link is to a passing user (FINAL over the links is cheap: one row per id).
-  const linkedToUsers = `SELECT anon_key, linked_user FROM (${LINKS}) WHERE ${userFilter("linked_user")}`;
-  // A plain INNER JOIN (the right side has one row per anon_key): ClickHouse's INNER ANY JOIN also keeps only one
-  // left row per key, which dropped all but one day of a device's logged-out visits (the known-answer test caught it).
-  return `SELECT ${cols}user_key AS person FROM ${table} WHERE user_key != 0 AND (${where}) AND ${userFilter("user_key")}
+}
+
+/**
+ * (day, person) rows of the daily rollup that can belong to a known user, for a join to a set of users (retention's
+ * cohorts): every identified row, and the rows of anonymous ids that were ever linked, as the user of their latest
+ * link. No filter on the users before the join: the join's hash lookup is the filter, and an IN on the users first
+ * was a second lookup per row (retention 116 -> 96 ms at 100M bench events). Never-linked anonymous ids are no user,
+ * so their rows stop at a cheap IN on the linked ids. A plain INNER JOIN (FINAL leaves one link per anon_key):
+ * ClickHouse's INNER ANY JOIN also keeps only one left row per key, which dropped all but one day of a device's
+ * logged-out visits (the known-answer test caught it).
+ */
+function knownPersonsDailySql(where: string): string {
+  return `SELECT day, user_key AS person FROM ${ACTIVITY} WHERE user_key != 0 AND (${where})
   UNION ALL
-  SELECT ${cols}linked_user AS person
-    FROM (SELECT ${cols}anon_key FROM ${table} WHERE user_key = 0 AND (${where}) AND ${inSet("anon_key", `SELECT anon_key FROM (${linkedToUsers})`)}) AS anonymous
-    INNER JOIN (${linkedToUsers}) AS links USING (anon_key)`;
+  SELECT day, linked_user AS person
+    FROM (SELECT day, anon_key FROM ${ACTIVITY} WHERE user_key = 0 AND (${where}) AND ${inSet("anon_key", "SELECT anon_key FROM analytics.identity_links")}) AS anonymous
+    INNER JOIN (${LINKS}) AS links USING (anon_key)`;
 }
 
 /**
@@ -133,6 +137,26 @@ export function peopleByGroupSql(table: string, where: string, groups: readonly 
   return `SELECT ${g}, ${peopleExpr(table, where, "person", g, anonKeysInScope)} AS people
     FROM (${resolvedRowsSql(table, where, groups, anonKeysInScope)})
     GROUP BY ${g}`;
+}
+
+/**
+ * People per group like peopleByGroupSql, for a rollup whose identified rows carry anon_key = 0 (the weekly ones),
+ * given `links` (linksArraysSql) defined once in the enclosing query's WITH. The identified rows are a plain count()
+ * per group (FINAL made them one per user) with no per-row person lookup, and the anonymous rows are read
+ * separately: user_key = 0 leads each group in the sort key, so that branch reads only their granules. Both
+ * branches run in parallel; anonymous rows count as in peopleExpr, and linked users are checked against only the
+ * users the links resolve to (the only `person` values an anonymous row can take besides its own key).
+ */
+function peopleByGroupSharedLinksSql(table: string, where: string, groups: readonly string[]): string {
+  const g = groups.join(", ");
+  const identifiedLinked = `SELECT ${g}, user_key FROM ${table} WHERE user_key IN (SELECT arrayJoin(links.2)) AND (${where})`;
+  return `SELECT ${g}, sum(people) AS people FROM (
+    SELECT ${g}, count() AS people FROM ${table} FINAL WHERE (${where}) AND user_key != 0 GROUP BY ${g}
+    UNION ALL
+    SELECT ${g}, countIf(person = anon_key) + uniqExactIf(person, person != anon_key AND (${g}, person) NOT IN (${identifiedLinked})) AS people
+    FROM (SELECT ${g}, anon_key, transform(anon_key, links.1, links.2, anon_key) AS person FROM ${table} FINAL WHERE (${where}) AND user_key = 0)
+    GROUP BY ${g}
+  ) GROUP BY ${g}`;
 }
 
 const ACTIVITY = "analytics.activity_daily";
@@ -234,19 +258,22 @@ ORDER BY share DESC, feature`,
       kind: "clickhouse", name: "adoptionOverTime", title: "Feature adoption by week", unit: "percentunit", format: "time_series",
       description: "Share of each ISO week's active people who used each feature that week.",
       // (week, event_name) leads the rollup's sort key, so the per-group count can aggregate in order (185 -> 146 ms
-      // at 100M bench events); not set globally because it slows the daily queries.
-      sql: `SELECT toDateTime(week) AS time, event_name AS feature, used.people / active.people AS share
-FROM (${peopleByGroupSql(WEEKLY_FEATURES, `${RANGE_WEEKS} AND ${features}`, ["week", "event_name"], weeklyAnonKeys(RANGE_WEEKS))}) AS used
-INNER JOIN (${peopleByGroupSql(WEEKLY_ACTIVITY, RANGE_WEEKS, ["week"])}) AS active USING (week)
+      // at 100M bench events); not set globally because it slows the daily queries. The links are read once for
+      // both sides, and each side counts its identified and anonymous rows in parallel (peopleByGroupSharedLinksSql:
+      // 146 -> 95 ms).
+      sql: `WITH (${linksArraysSql(weeklyAnonKeys(RANGE_WEEKS))}) AS links
+SELECT toDateTime(week) AS time, event_name AS feature, used.people / active.people AS share
+FROM (${peopleByGroupSharedLinksSql(WEEKLY_FEATURES, `${RANGE_WEEKS} AND ${features}`, ["week", "event_name"])}) AS used
+INNER JOIN (${peopleByGroupSharedLinksSql(WEEKLY_ACTIVITY, RANGE_WEEKS, ["week"])}) AS active USING (week)
 ORDER BY time, feature
 SETTINGS optimize_aggregation_in_order = 1`,
     },
     retention: {
       kind: "clickhouse", name: "retention", title: "Retention by signup cohort", unit: "percentunit", format: "table",
       description: `Share of each day's signups active exactly ${s.retentionOffsetsDays.join(", ")} days later; empty where that day has not come yet.`,
-      // Only the cohorts' members' activity is read (an IN filter on the identified rows before the union), and
-      // only the rows on a retention day are joined to their cohort: a count per (cohort, offset), not a day
-      // array per person (1.5x faster at 10M bench events).
+      // The activity of known users (knownPersonsDailySql) is joined to the cohorts once, and only the rows on a
+      // retention day are kept: a count per (cohort, offset), not a day array per person (1.5x faster at 10M bench
+      // events).
       sql: `WITH cohorts AS (
   SELECT user_key, toDate(signed_up_at) AS cohort FROM analytics.signups FINAL
   WHERE signed_up_at >= $__fromTime AND signed_up_at <= $__toTime
@@ -256,7 +283,7 @@ ${offsets.map((n, i) => `  if(cohort + ${n} > toDate($__toTime), NULL, retained[
 FROM (SELECT cohort, count() AS size FROM cohorts GROUP BY cohort) AS sizes
 LEFT JOIN (
   SELECT cohort, [${offsets.map((n) => `uniqExactIf(person, day = cohort + ${n})`).join(", ")}] AS retained
-  FROM (${personsSql(ACTIVITY, dayRange(`toDate($__fromTime) + ${minOffset}`, `toDate($__toTime) + ${maxOffset}`), ["day"], (c) => inSet(c, "SELECT user_key FROM cohorts"))}) AS activity
+  FROM (${knownPersonsDailySql(dayRange(`toDate($__fromTime) + ${minOffset}`, `toDate($__toTime) + ${maxOffset}`))}) AS activity
   INNER JOIN cohorts ON activity.person = cohorts.user_key
   WHERE (activity.day - cohorts.cohort) IN (${offsets.join(", ")})
   GROUP BY cohort
