@@ -53,6 +53,9 @@ export const inSet = (column: string, subquery: string) => `identity(${column}) 
  */
 const LINKS = "SELECT anon_key, user_key AS linked_user FROM analytics.identity_links FINAL";
 
+/** The anonymous keys of a rollup's rows in range: the ids whose links a query needs. */
+const anonKeysSql = (table: string, where: string) => `SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
+
 /**
  * The latest links of the given anonymous ids as a pair of arrays, (anon keys, their users), for `transform()`: a
  * lookup per row in a small hash map built once per query, instead of a join over every anonymous row (which took
@@ -77,7 +80,7 @@ const PERSON = "if(user_key = 0, transform(anon_key, links.1, links.2, anon_key)
  */
 export function personsSql(table: string, where: string, columns: readonly string[]): string {
   const cols = columns.length > 0 ? `${columns.join(", ")}, ` : "";
-  const anonKeys = `SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
+  const anonKeys = anonKeysSql(table, where);
   return `WITH (${linksArraysSql(anonKeys)}) AS links
   SELECT ${cols}${PERSON} AS person FROM ${table} WHERE (${where})`;
 }
@@ -106,7 +109,7 @@ function knownPersonsDailySql(where: string): string {
  *   the same rows. A smaller table with the same anonymous actors (the weekly activity for the weekly features) is cheaper.
  */
 function resolvedRowsSql(table: string, where: string, groups: readonly string[], anonKeysInScope?: string): string {
-  const anonKeys = anonKeysInScope ?? `SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
+  const anonKeys = anonKeysInScope ?? anonKeysSql(table, where);
   return `WITH (${linksArraysSql(anonKeys)}) AS links
       SELECT ${groups.join(", ")}, user_key, anon_key, ${PERSON} AS person FROM ${table} FINAL WHERE (${where})`;
 }
@@ -119,7 +122,7 @@ function resolvedRowsSql(table: string, where: string, groups: readonly string[]
  * @param key the group as an expression (a column, or a tuple such as `(day, person)` when summing over groups)
  */
 function peopleExpr(table: string, where: string, key: string, groupKey: string, anonKeysInScope?: string): string {
-  const anonKeys = anonKeysInScope ?? `SELECT anon_key FROM ${table} WHERE user_key = 0 AND (${where})`;
+  const anonKeys = anonKeysInScope ?? anonKeysSql(table, where);
   const linkedUsers = `SELECT user_key FROM analytics.identity_links WHERE ${inSet("anon_key", anonKeys)}`;
   // A plain IN, so the sort key (group..., user_key) finds the few linked users' rows; with identity() (inSet) the whole
   // range was scanned even when no anonymous id in range was linked (12 ms of adoption by week at 100M bench events).
