@@ -227,6 +227,23 @@ export function generateDataset(options: DatasetOptions = {}): Dataset {
     identify(second, shared, timeIn(startMs + 3 * DAY_MS));
   }
 
+  // A device re-linked away from a recent cohort member: its logged-out visit the day after that member's signup (a
+  // day the member did nothing signed in) counts for the user it was linked to last, not for the cohort member.
+  const quietNextDay = events.find((s) => {
+    if (s.event_name !== SIGNUP_EVENT || s.user_id === "") return false;
+    const next = dayOf(parseTime(s.event_time)) + DAY_MS;
+    return next >= endMs - 28 * DAY_MS && next < endMs - DAY_MS
+      && !events.some((e) => e.user_id === s.user_id && dayOf(parseTime(e.event_time)) === next);
+  });
+  const otherUser = identifies.find((i) => i.user_id !== quietNextDay?.user_id)?.user_id;
+  if (quietNextDay && otherUser) {
+    const relinked = `anon_relinked_${hex(8)}`;
+    const signupAt = parseTime(quietNextDay.event_time);
+    identify(quietNextDay.user_id, relinked, uniqueTime(signupAt + 1000));
+    identify(otherUser, relinked, uniqueTime(signupAt + 2000));
+    track(PAGE_EVENT, "", relinked, timeIn(dayOf(signupAt) + DAY_MS), { path: "/" });
+  }
+
   events.sort((a, b) => (a.event_time < b.event_time ? -1 : 1));
   return { events, identifies, aliases, startMs, endMs, features: FEATURES };
 }
