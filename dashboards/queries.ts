@@ -197,7 +197,7 @@ export function productQueries(s: AnalyticsSettings) {
   const RANGE_WEEKS = "week >= toMonday($__fromTime) AND week <= toMonday($__toTime)";
   const offsets = s.retentionOffsetsDays;
   const maxOffset = Math.max(...offsets);
-  const minOffset = Math.min(...s.retentionOffsetsDays);
+  const minOffset = Math.min(...offsets);
   const steps = s.funnelSteps;
 
   const queries = {
