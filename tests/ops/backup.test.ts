@@ -89,8 +89,10 @@ describe("backup and restore on chDB", () => {
   it("refuses a backup name that exists, and changes nothing when the backup to restore cannot be read", async () => {
     await expect(backupDatabase(engine.client, volume("inc-base"))).rejects.toThrow(/backup to volume disk "backups", backup inc-base failed: .*already exists/);
     // Background merges collapse duplicate rollup rows and would change the row counts between the two summaries.
+    // STOP MERGES only stops new ones: wait for a merge already running to finish before the first summary.
     await engine.client.command({ query: "SYSTEM STOP MERGES" });
     try {
+      await mergesFinished(engine);
       const state = await tableSummaries(engine.client);
       await expect(restoreDatabase(engine.client, volume("no-such-backup"))).rejects.toThrow(/cannot read backup volume disk "backups", backup no-such-backup; nothing was changed/);
       expect(await tableSummaries(engine.client)).toEqual(state);
@@ -99,6 +101,15 @@ describe("backup and restore on chDB", () => {
     }
   });
 });
+
+async function mergesFinished(engine: OpsEngine): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const [r] = await engine.rows<{ n: string }>("SELECT count() AS n FROM system.merges WHERE database = 'analytics'");
+    if (Number(r.n) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("merges in analytics still running after 10 s");
+}
 
 describe("backup and restore command lines", () => {
   const noStack: StackLookup = { url: () => { throw new Error("no stack here"); }, password: () => { throw new Error("no stack here"); } };
