@@ -3,6 +3,8 @@
  *
  * Loads realistic SaaS traffic into chDB (the real ClickHouse engine) twice in the same run: into our schema
  * (sql/, rollups fed by materialized views) and into the reference walkthrough's schema (the baseline), then:
+ * - refreshes the DAU and retention snapshots (sql/0011) as the stack does each minute, with today and yesterday
+ *   changed since, and times the refresh;
  * - times every dashboard panel query, ours and the baseline's where it has one (median of 5 runs, after a warm-up);
  * - bytes per event of each events table on disk (after merging parts, so both are measured in their steady state);
  * - freshness: the time from sending one event with a new user to seeing it counted by the DAU and adoption queries;
@@ -17,6 +19,7 @@ import { parseArgs } from "node:util";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { createChdbConnection } from "chdb/connection";
 import { funnelRollupStatements } from "../components/funnel-rollup";
+import { refreshSnapshotsStatements, snapshotViewStatements } from "../components/snapshot-views";
 import { applyMigrations, readMigrationSources, toMigrationFiles } from "../components/migrations";
 import { loadConfig } from "../components/stack-config";
 import { ingestQueries, productQueries, type ClickHouseNamedQuery } from "../dashboards/queries";
@@ -149,9 +152,16 @@ async function main(): Promise<number> {
   try {
     const cfg = loadConfig({}, "bench");
     const settings = analyticsSettings(cfg);
-    // With the funnel rollup's view for the dashboards' steps, as the stack runs it after the migrations.
-    await applyMigrations(client, toMigrationFiles(readMigrationSources(join(__dirname, "..", "sql"))),
-      { afterStatements: funnelRollupStatements(settings.funnelSteps) });
+    // With the funnel rollup's view for the dashboards' steps and the snapshot views, as the stack runs them after the
+    // migrations; the snapshots are refreshed by this run when it chooses (below), not in the background while it times.
+    await applyMigrations(client, toMigrationFiles(readMigrationSources(join(__dirname, "..", "sql"))), {
+      afterStatements: [...funnelRollupStatements(settings.funnelSteps), ...snapshotViewStatements({
+        retentionOffsetsDays: settings.retentionOffsetsDays, windowDays: cfg.rollupRetentionDays,
+        refreshSeconds: 86_400, startEmpty: true,
+        // The load has committed before the refresh starts: nothing to wait for.
+        settleSeconds: 0,
+      })],
+    });
     for (const statement of BASELINE_SCHEMA) await client.command({ query: statement });
 
     // Data ends today, so the freshness probe (sent now) lands on the last day of the dashboards' range.
@@ -181,6 +191,28 @@ async function main(): Promise<number> {
     // Variables: every event name, as Grafana's All expands them.
     const names = (await rows<{ event_name: string }>(client, "SELECT DISTINCT event_name FROM analytics.events_hourly ORDER BY event_name")).map((r) => r.event_name);
     const ctx: GrafanaContext = { ...ctxAt(endMs - 1000), variables: { event_name: names } };
+
+    // The snapshots as the stack keeps them: a refresh over everything loaded (the first one counts every day), then,
+    // as traffic goes on, events of today and a late one of yesterday, a refresh (what each minute's costs), and more
+    // events of both days since: the panels count those two days and take the others from the snapshots.
+    const refresh = async () => {
+      const started = performance.now();
+      for (const query of refreshSnapshotsStatements()) await client.command({ query });
+      return Math.round(performance.now() - started);
+    };
+    const ongoing = async (tag: string) => {
+      const at = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+      await client.insert({
+        table: "analytics.events", format: "JSONEachRow",
+        values: [Date.now(), Date.now() - DAY_MS].map((ms) => ({ message_id: `ongoing-${tag}-${ms}`, type: "track", event_name: "page_viewed",
+          user_id: "usr_0000001", anonymous_id: "", properties: {}, context: {}, event_time: at(ms), received_at: at(Date.now()) })),
+      });
+    };
+    const firstRefreshMs = await refresh();
+    await ongoing("a");
+    const refreshMs = await refresh();
+    await ongoing("b");
+    log(`snapshot refresh: first ${firstRefreshMs} ms, then ${refreshMs} ms`);
 
     const product = productQueries(settings);
     const ingest = ingestQueries(settings);
@@ -217,6 +249,7 @@ async function main(): Promise<number> {
     console.log(`bytes per event: ours ${bpe.toFixed(1)} (${ours.parts} parts), baseline ${baselineBpe.toFixed(1)} (${baseline.parts} parts)`);
     console.log(`rollups: ${rollups.map((r) => `${r.table} ${Number(r.rows).toLocaleString("en-US")} rows ${(Number(r.bytes) / 2 ** 20).toFixed(1)} MiB`).join("; ")}`);
     console.log(`freshness (insert -> visible in DAU and adoption): ${freshness} ms`);
+    console.log(`DAU and retention snapshot refresh: ${firstRefreshMs} ms the first time, ${refreshMs} ms with today and yesterday changed`);
     console.log(`baseline retention: ${retentionErrors.wrong_cohorts} of ${retentionErrors.cohorts} cohorts wrong (off by one)`);
     console.log(JSON.stringify({
       events,
@@ -225,6 +258,8 @@ async function main(): Promise<number> {
       bytes_per_event: Math.round(bpe * 100) / 100,
       baseline_bytes_per_event: Math.round(baselineBpe * 100) / 100,
       freshness_ms: freshness,
+      snapshot_first_refresh_ms: firstRefreshMs,
+      snapshot_refresh_ms: refreshMs,
       rollup_bytes: Object.fromEntries(rollups.map((r) => [r.table, Number(r.bytes)])),
       baseline_retention_wrong_cohorts: Number(retentionErrors.wrong_cohorts),
       baseline_retention_cohorts: Number(retentionErrors.cohorts),

@@ -48,7 +48,8 @@ export class AnalyticsStack extends pulumi.ComponentResource {
     const secret = this.secrets.values;
     const network = new Network(`${name}-network`, { namePrefix: cfg.namePrefix }, child);
     // One list for both: ClickHouse collects the steps' events (analytics.funnel_events), the funnel panel reads them.
-    const { funnelSteps } = analyticsSettings(cfg);
+    // Likewise the retention offsets: the snapshots store the cells the retention panel shows.
+    const { funnelSteps, retentionOffsetsDays } = analyticsSettings(cfg);
 
     this.clickhouse = new ClickHouse(`${name}-clickhouse`, {
       config: cfg,
@@ -60,6 +61,7 @@ export class AnalyticsStack extends pulumi.ComponentResource {
       },
       migrationsDir: args.migrationsDir,
       funnelSteps,
+      retentionOffsetsDays,
     }, child);
 
     const loki = new Loki(`${name}-loki`, { config: cfg, networkName: network.name }, child);

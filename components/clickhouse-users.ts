@@ -67,6 +67,8 @@ export function roleGrants(): Record<ClickHouseRole, string[]> {
       "GRANT ALTER TABLE, ALTER VIEW ON analytics.*",
       "GRANT DROP TABLE, DROP VIEW, DROP DICTIONARY ON analytics.*",
       "GRANT SELECT, INSERT, SHOW, dictGet ON analytics.*",
+      // Refresh the DAU and retention snapshots on demand (after a bulk load); their schedule needs no grant.
+      "GRANT SYSTEM VIEWS ON analytics.*",
       // `npm run backup` runs as the migrator (restore needs only the DDL and INSERT grants above).
       ...BACKUP_GRANTS,
     ],

@@ -22,9 +22,10 @@ import {
 } from "./clickhouse-server-config";
 import { buildUsersXml, CLICKHOUSE_USERS, type ClickHouseRole, usersXmlFromPasswords } from "./clickhouse-users";
 import { readMigrationSources, splitStatements, toMigrationFiles, type MigrationSource } from "./migrations";
-import { DEFAULT_FUNNEL } from "../dashboards/settings";
+import { DEFAULT_FUNNEL, DEFAULT_RETENTION_OFFSETS } from "../dashboards/settings";
 import { funnelRollupStatements } from "./funnel-rollup";
 import { retentionStatements } from "./retention";
+import { snapshotViewStatements } from "./snapshot-views";
 import { SchemaMigration } from "./schema-migration";
 import { dataVolume, healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
 import type { StackConfig } from "./stack-config";
@@ -66,13 +67,19 @@ export function clickhouseArtifacts(cfg: StackConfig, migrationsDir: string = DE
 
 /**
  * What the schema resource runs after the migrations whenever it changes: the retention TTLs, then the funnel
- * rollup's view and backfill for these steps (they must be the steps the dashboards' funnel panel uses).
+ * rollup's view and backfill for these steps (they must be the steps the dashboards' funnel panel uses), then the
+ * refreshable views of the DAU and retention snapshots (over the rollups' retention, at the panel's offsets).
  */
 export function afterMigrationStatements(
   cfg: Pick<StackConfig, "eventRetentionDays" | "rollupRetentionDays">,
   funnelSteps: readonly string[],
+  retentionOffsetsDays: readonly number[] = DEFAULT_RETENTION_OFFSETS,
 ): string[] {
-  return [...retentionStatements(cfg), ...funnelRollupStatements(funnelSteps)];
+  return [
+    ...retentionStatements(cfg),
+    ...funnelRollupStatements(funnelSteps),
+    ...snapshotViewStatements({ retentionOffsetsDays, windowDays: cfg.rollupRetentionDays }),
+  ];
 }
 
 /** Every migration in the order it applies, statement by statement, then the after-statements. Pure. */
@@ -82,7 +89,7 @@ export function migrationPlanSql(sources: readonly MigrationSource[], afterState
     `-- ${f.name} (sha256 ${f.checksum})`,
     ...splitStatements(f.sql, f.name).map((s) => `${s.text};`),
   ].join("\n\n"));
-  parts.push(["-- after the migrations, whenever they change: retention, funnel rollup view and backfill", ...afterStatements.map((s) => `${s};`)].join("\n\n"));
+  parts.push(["-- after the migrations, whenever they change: retention, funnel rollup view and backfill, snapshot views", ...afterStatements.map((s) => `${s};`)].join("\n\n"));
   return `${parts.join("\n\n")}\n`;
 }
 
@@ -107,6 +114,8 @@ export interface ClickHouseArgs {
    * funnel panel reads steps nobody collects. Defaults to DEFAULT_FUNNEL, the dashboards' default.
    */
   readonly funnelSteps?: readonly string[];
+  /** Retention offsets in days the retention snapshots store: pass the dashboards' retentionOffsetsDays. */
+  readonly retentionOffsetsDays?: readonly number[];
 }
 
 export class ClickHouse extends pulumi.ComponentResource {
@@ -173,7 +182,7 @@ export class ClickHouse extends pulumi.ComponentResource {
       username: CLICKHOUSE_USERS.migrator,
       password: args.passwords.migrator,
       migrations,
-      afterStatements: afterMigrationStatements(cfg, args.funnelSteps ?? DEFAULT_FUNNEL),
+      afterStatements: afterMigrationStatements(cfg, args.funnelSteps ?? DEFAULT_FUNNEL, args.retentionOffsetsDays),
     }, { parent: this, dependsOn: [this.container] });
 
     // Derived from the healthy container, so whoever uses them waits for it.

@@ -33,13 +33,14 @@ export interface AnalyticsSettings {
 }
 
 export const DEFAULT_FUNNEL = ["signup", "project_created", "invite_sent", "subscription_started"] as const;
+export const DEFAULT_RETENTION_OFFSETS = [1, 7, 14, 30] as const;
 
 export function analyticsSettings(cfg: StackConfig, overrides: Partial<AnalyticsSettings> = {}): AnalyticsSettings {
   const settings: AnalyticsSettings = {
     stack: cfg.namePrefix,
     funnelSteps: DEFAULT_FUNNEL,
     funnelWindowSeconds: 2 * 86_400,
-    retentionOffsetsDays: [1, 7, 14, 30],
+    retentionOffsetsDays: DEFAULT_RETENTION_OFFSETS,
     nonFeatureEvents: ["signup", "page_viewed"],
     dauDropMinBaseline: 20,
     // "app": your application's containers labelled analytics.service=app (and `npm run simulate`'s log relay).

@@ -39,6 +39,12 @@ export type TablePlan =
    * number for the same bucket (seconds since the epoch).
    */
   | { readonly kind: "rebuild"; readonly view: string; readonly bucket: string; readonly bucketOfEvent: string; readonly what: string }
+  /**
+   * Records that the person's active days changed (analytics.day_changes, sql/0011), so the DAU and retention
+   * snapshots stop using their stored answers for those days and count them again without the person. A deletion
+   * is otherwise invisible to the snapshots' staleness rule, which only sees inserts.
+   */
+  | { readonly kind: "invalidate"; readonly what: string }
   /** Holds nothing about people. */
   | { readonly kind: "none"; readonly what: string };
 
@@ -67,8 +73,15 @@ export const FORGET_PLAN: Readonly<Record<string, TablePlan>> = {
     kind: "rebuild", view: "analytics.events_hourly_mv", bucket: "toUnixTimestamp(hour)", bucketOfEvent: "toUnixTimestamp(toStartOfHour(event_time))",
     what: "hourly counts and unique-actor sketches",
   },
+  "analytics.link_changes": { kind: "delete", where: "anon_key IN {keys:Array(UInt64)}", what: "recently arrived links" },
+  "analytics.day_changes": { kind: "invalidate", what: "change records of the person's active days (snapshots count them again)" },
+  "analytics.dau_snapshots": { kind: "none", what: "DAU per day (a count; stale for the person's days through day_changes)" },
+  "analytics.retention_snapshots": { kind: "none", what: "retained counts per cohort (stale for the person's days through day_changes)" },
   "analytics.schema_migrations": { kind: "none", what: "applied migration files" },
 };
+
+/** The days the person was active on (from the daily rollup, which outlives the raw events). */
+const ACTIVE_DAYS = `SELECT DISTINCT toString(day) AS day FROM analytics.activity_daily WHERE ${KEYS} ORDER BY day`;
 
 export interface Person {
   /** Every id string of the person (user ids first, then linked ids). */
@@ -152,10 +165,14 @@ export async function forgetPerson(client: ClickHouseClient, userIds: readonly s
   // Counted before anything is deleted: the rebuild's buckets come from the person's events.
   const plans = Object.entries(FORGET_PLAN).filter(([, plan]) => plan.kind !== "none");
   const outcomes: TableOutcome[] = [];
-  const buckets = new Map<string, number[]>();
+  const buckets = new Map<string, (number | string)[]>();
   for (const [table, plan] of plans) {
     if (plan.kind === "delete") {
       outcomes.push({ table, what: plan.what, rows: await count(client, table, plan.where, person) });
+    } else if (plan.kind === "invalidate") {
+      const found = await rows<{ day: string }>(client, ACTIVE_DAYS, params);
+      buckets.set(table, found.map((r) => r.day));
+      outcomes.push({ table, what: plan.what, rows: found.length });
     } else if (plan.kind === "rebuild") {
       const found = await rows<{ bucket: string }>(client,
         `SELECT DISTINCT ${plan.bucketOfEvent} AS bucket FROM analytics.events WHERE ${OWN_ROWS} ORDER BY bucket`, params);
@@ -185,6 +202,15 @@ export async function forgetPerson(client: ClickHouseClient, userIds: readonly s
       query: `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM (${select}) WHERE ${plan.bucket} IN {buckets:Array(Int64)}`,
       query_params: bucketParams,
       clickhouse_settings: { insert_deduplicate: 0 },
+    });
+  }
+  // Last, so a snapshot refresh that read the rollups before the deletes is stale too (its token is older).
+  // Both change times: a signup's deletion changes its cohort and, conservatively, every later one.
+  for (const [table, plan] of plans) {
+    if (plan.kind !== "invalidate" || buckets.get(table)!.length === 0) continue;
+    await client.command({
+      query: `INSERT INTO ${table} (day, changed_at, signup_changed_at) SELECT toDate(arrayJoin({days:Array(String)})), now64(3, 'UTC'), now64(3, 'UTC')`,
+      query_params: { days: buckets.get(table)! },
     });
   }
   // Verify: nothing of the person is left where rows were deleted.

@@ -18,6 +18,7 @@ import { buildUsersXml, CLICKHOUSE_USERS, type ClickHouseRole } from "../compone
 import { readMigrationSources } from "../components/migrations";
 import { funnelRollupStatements } from "../components/funnel-rollup";
 import { retentionStatements } from "../components/retention";
+import { refreshSnapshotsStatements, snapshotViewStatements } from "../components/snapshot-views";
 import { loadConfig } from "../components/stack-config";
 
 const SQL_DIR = join(__dirname, "..", "sql");
@@ -66,6 +67,7 @@ const eventInsert = (id: string) => "INSERT INTO analytics.events (message_id, t
   `properties, context, event_time, received_at) SELECT '${id}', 'track', 'report_viewed', 'u-${id}', '', '{}', '{}', now64(3), now64(3)`;
 /** The migrator's event (a 'report_viewed', a funnel step in this test) reached the funnel rollup through its view. */
 const FUNNEL_ROWS = "SELECT count() AS n FROM analytics.funnel_events WHERE event_name = 'report_viewed'";
+const DAU_SNAPSHOT_ROWS = "SELECT count() AS n FROM analytics.dau_snapshots";
 const deadLetterInsert = "INSERT INTO analytics.ingest_dead_letters (failed_at, target_table, error_code, reason, message_id, row) " +
   "SELECT now64(3), 'events', 27, 'Cannot parse input', 'd1', '{}'";
 const identityInsert = (table: "identifies" | "groups" | "aliases") => ({
@@ -123,8 +125,10 @@ describe("ClickHouse users enforced by the real engine", () => {
     //    backfill, then inserts that fire the materialized views (which run as their definer: the migrator).
     migrator = await runChild({
       dataDir: join(dir, "migrator-data"), configFile: files.migrator.configPath,
-      migrationsDir: SQL_DIR, afterStatements: [...retentionStatements(cfg), ...funnelRollupStatements(["signup", "report_viewed"])],
+      migrationsDir: SQL_DIR, afterStatements: [...retentionStatements(cfg), ...funnelRollupStatements(["signup", "report_viewed"]),
+        ...snapshotViewStatements({ retentionOffsetsDays: [1, 7], windowDays: cfg.rollupRetentionDays, settleSeconds: 0 })],
       queries: ["SHOW GRANTS", eventInsert("m1"), FUNNEL_ROWS, identityInsert("identifies"), identityInsert("aliases"),
+        ...refreshSnapshotsStatements(), DAU_SNAPSHOT_ROWS,
         "CREATE DATABASE scratch", "DROP DATABASE analytics", "TRUNCATE TABLE analytics.events", ...outside],
     });
     // 2. A second data directory, migrated with full access. On the server, materialized views run as their
@@ -166,9 +170,12 @@ describe("ClickHouse users enforced by the real engine", () => {
       expect(result(migrator, q)).toEqual({ query: q, ok: true });
     }
     expect(migrator.results.find((r) => r.query === FUNNEL_ROWS)?.rows).toEqual([{ n: 1 }]);
+    // The snapshot views refresh on demand, and the refresh writes (one day of activity: one row).
+    for (const q of refreshSnapshotsStatements()) expect(result(migrator, q)).toEqual({ query: q, ok: true });
+    expect(migrator.results.find((r) => r.query === DAU_SNAPSHOT_ROWS)?.rows).toEqual([{ n: 1 }]);
     expect(grantsOf(migrator)).toEqual([
       "GRANT SHOW, SELECT, INSERT, ALTER TABLE, ALTER VIEW, CREATE DATABASE, CREATE TABLE, CREATE VIEW, CREATE DICTIONARY, " +
-        "DROP TABLE, DROP VIEW, DROP DICTIONARY, BACKUP, dictGet ON analytics.* TO default",
+        "DROP TABLE, DROP VIEW, DROP DICTIONARY, BACKUP, SYSTEM VIEWS, dictGet ON analytics.* TO default",
     ]);
   });
 

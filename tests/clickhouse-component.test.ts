@@ -8,8 +8,9 @@ import { buildServerConfigXml } from "../components/clickhouse-server-config";
 import { funnelRollupStatements } from "../components/funnel-rollup";
 import { readMigrationSources } from "../components/migrations";
 import { retentionStatements } from "../components/retention";
+import { snapshotViewStatements } from "../components/snapshot-views";
 import { loadConfig, type StackConfig } from "../components/stack-config";
-import { DEFAULT_FUNNEL } from "../dashboards/settings";
+import { DEFAULT_FUNNEL, DEFAULT_RETENTION_OFFSETS } from "../dashboards/settings";
 import { CONTAINER, IMAGE, VOLUME, installComponentMocks } from "./support/component-mocks";
 import { unwrap, type PulumiTestRuntime, type RecordedResource } from "./support/pulumi-harness";
 
@@ -105,11 +106,16 @@ describe("ClickHouse component (dev)", () => {
       url: "http://127.0.0.1:18123",
       username: "migrator",
       password: PASSWORDS.migrator,
-      afterStatements: [...retentionStatements(dev), ...funnelRollupStatements(DEFAULT_FUNNEL)],
+      afterStatements: [
+        ...retentionStatements(dev), ...funnelRollupStatements(DEFAULT_FUNNEL),
+        ...snapshotViewStatements({ retentionOffsetsDays: DEFAULT_RETENTION_OFFSETS, windowDays: dev.rollupRetentionDays }),
+      ],
       connectTimeoutSeconds: 120,
     });
     expect(schema.inputs.afterStatements[0]).toBe("ALTER TABLE analytics.events MODIFY TTL toDate(event_time) + INTERVAL 60 DAY DELETE");
-    expect(schema.inputs.afterStatements).toHaveLength(9); // events plus the five rollups' TTLs, then the funnel view's three
+    // Events plus the five rollups' TTLs, the funnel view's three, then the two snapshot views' drop and create.
+    expect(schema.inputs.afterStatements).toHaveLength(13);
+    expect(schema.inputs.afterStatements.at(-1)).toMatch(/^CREATE MATERIALIZED VIEW analytics.retention_snapshots_refresh REFRESH AFTER 60 SECOND TO analytics.retention_snapshots AS /);
     expect(schema.secretInputs).toContain("password");
     expect(schema.inputs.migrations).toEqual(readMigrationSources(join(__dirname, "..", "sql")));
     expect(typeof schema.inputs.__provider).toBe("string");
@@ -129,8 +135,8 @@ describe("ClickHouse component (funnel steps)", () => {
     const cfg = loadConfig({}, "dev");
     const { resources } = await deploy(cfg, undefined, ["signup", "checkout_done"]);
     const statements: string[] = rt.find(resources, SCHEMA, "clickhouse-schema").inputs.afterStatements;
-    expect(statements.slice(-3)).toEqual(funnelRollupStatements(["signup", "checkout_done"]));
-    expect(statements.slice(0, -3)).toEqual(retentionStatements(cfg));
+    expect(statements.slice(-7, -4)).toEqual(funnelRollupStatements(["signup", "checkout_done"]));
+    expect(statements.slice(0, -7)).toEqual(retentionStatements(cfg));
   });
 });
 
@@ -173,14 +179,15 @@ describe("clickhouse artifacts", () => {
     expect(files["clickhouse/users.d/analytics-users.xml"]).toContain("sha256(clickhouseReaderPassword)");
   });
 
-  it("lists every migration in order and ends with the retention and funnel view statements", () => {
+  it("lists every migration in order, then the retention, funnel view and snapshot view statements", () => {
     const plan = files["clickhouse/migration-plan.sql"];
     const names = readMigrationSources(join(__dirname, "..", "sql")).map((s) => s.name);
     const positions = names.map((n) => plan.indexOf(`-- ${n} (sha256 `));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     expect(plan).toContain(`${retentionStatements(cfg).at(-1)};`);
-    expect(plan.trimEnd().endsWith(`${funnelRollupStatements(DEFAULT_FUNNEL).at(-1)};`)).toBe(true);
+    expect(plan).toContain(`${funnelRollupStatements(DEFAULT_FUNNEL).at(-1)};`);
+    expect(plan.trimEnd().endsWith(`${snapshotViewStatements({ retentionOffsetsDays: DEFAULT_RETENTION_OFFSETS, windowDays: cfg.rollupRetentionDays }).at(-1)};`)).toBe(true);
     expect(plan).toContain("CREATE DATABASE IF NOT EXISTS analytics;");
   });
 

@@ -39,6 +39,7 @@ describe("users.d XML", () => {
       "GRANT ALTER TABLE, ALTER VIEW ON analytics.*",
       "GRANT DROP TABLE, DROP VIEW, DROP DICTIONARY ON analytics.*",
       "GRANT SELECT, INSERT, SHOW, dictGet ON analytics.*",
+      "GRANT SYSTEM VIEWS ON analytics.*",
       "GRANT BACKUP ON analytics.*",
     ]);
     expect(users.ingest_writer.grants.query).toEqual([

@@ -83,6 +83,10 @@ const ALICE_ROWS: Record<string, number> = {
   "analytics.signups": 1,
   // funnel_events (default funnel steps): alice's signup, e3.
   "analytics.funnel_events": 1,
+  // link_changes: the three links above as they arrived.
+  "analytics.link_changes": 3,
+  // day_changes: not deleted, marked changed: alice's two active days.
+  "analytics.day_changes": 2,
 };
 
 describe("npm run forget-user", () => {
@@ -117,7 +121,11 @@ describe("npm run forget-user", () => {
 
   it("deletes the person everywhere, keeps everyone else, and re-aggregates the hourly rollup without them", async () => {
     const bobBefore = await engine.rows("SELECT * FROM analytics.activity_daily WHERE user_key = cityHash64('bob') ORDER BY day");
+    const [{ started }] = await engine.rows<{ started: string }>("SELECT toString(now64(3, 'UTC')) AS started");
     const report = await forgetPerson(engine.client, ["alice"], { dryRun: false });
+    // Her days are marked changed after the deletes, so the DAU and retention snapshots count them again.
+    expect(await engine.rows(`SELECT toString(day) AS day FROM analytics.day_changes WHERE changed_at >= '${started}' AND signup_changed_at >= '${started}' ORDER BY day`))
+      .toEqual([{ day: "2026-03-02" }, { day: "2026-03-03" }]);
     expect(Object.fromEntries(report.tables.filter((t) => t.rebuiltBuckets === undefined).map((t) => [t.table, t.rows]))).toEqual(ALICE_ROWS);
 
     expect((await engine.rows<{ message_id: string }>("SELECT message_id FROM analytics.events ORDER BY message_id")).map((r) => r.message_id))

@@ -1,0 +1,73 @@
+/**
+ * The refreshable views that write the DAU and retention snapshots (sql/0011), as statements run after the
+ * migrations whenever their text changes (like the funnel rollup's view): their queries come from the panel
+ * builders (dashboards/queries.ts) and the retention offsets are a per-stack setting, so they cannot be frozen
+ * migrations.
+ *
+ * Each refresh replaces its table atomically with the full answer over the window: rows still valid are copied (their
+ * staleness rule is the panels', dashboards/snapshots.ts), the others counted again — typically today and a day with
+ * late events, so a refresh costs about as much as counting one or two days. The token written is the refresh's start
+ * minus `settleSeconds`: an insert whose change record is older than that has committed all its rows (an insert
+ * writes its rows and its change record within the same statement, in well under that time), so the refresh has read
+ * them. An insert slower than that could be missed by one refresh; the next refresh after it commits counts it.
+ */
+import { dauRowsSql, retentionCellsSql } from "../dashboards/queries";
+import { DAU_SNAPSHOTS, RETENTION_SNAPSHOTS } from "../dashboards/snapshots";
+
+export const DAU_SNAPSHOTS_VIEW = "analytics.dau_snapshots_refresh";
+export const RETENTION_SNAPSHOTS_VIEW = "analytics.retention_snapshots_refresh";
+
+export interface SnapshotViewOptions {
+  /** Retention offsets in days (AnalyticsSettings.retentionOffsetsDays). */
+  readonly retentionOffsetsDays: readonly number[];
+  /** Days back from today the snapshots cover: the rollups' retention (older days are not kept by the rollups). */
+  readonly windowDays: number;
+  /** Seconds from the end of one refresh to the start of the next. Default 60. */
+  readonly refreshSeconds?: number;
+  /** Seconds an insert is given to commit before its changes count as read. Default 60; tests use 0. */
+  readonly settleSeconds?: number;
+  /** Create the views without their first refresh (tests refresh them with SYSTEM REFRESH VIEW when they choose). */
+  readonly startEmpty?: boolean;
+}
+
+const positiveInt = (name: string, value: number, min: number) => {
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`snapshot views: ${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+};
+
+/** Statements that (re)create both refreshable views, in order. */
+export function snapshotViewStatements(options: SnapshotViewOptions): string[] {
+  const windowDays = positiveInt("windowDays", options.windowDays, 1);
+  const every = positiveInt("refreshSeconds", options.refreshSeconds ?? 60, 1);
+  const settle = positiveInt("settleSeconds", options.settleSeconds ?? 60, 0);
+  const offsets = options.retentionOffsetsDays;
+  if (offsets.length === 0) throw new Error("snapshot views: got no retention offsets, expected the retention panel's (AnalyticsSettings.retentionOffsetsDays)");
+  offsets.forEach((n, i) => positiveInt(`retentionOffsetsDays[${i}]`, n, 1));
+  const token = `now64(3, 'UTC') - toIntervalMillisecond(${settle * 1000}) AS valid_as_of`;
+  // Not before 1970: Date arithmetic below it wraps around to 2149.
+  const firstDay = `if(today() - toDate(0) > ${windowDays}, today() - ${windowDays}, toDate(0))`;
+  const dau = `SELECT day, people, ${token} FROM (${dauRowsSql(`day >= ${firstDay} AND day <= today()`)})`;
+  // Every (cohort, offset) whose day has come, with 0 where nobody was retained, so such a cell is stored too.
+  const retention = `WITH cohorts AS (
+  SELECT user_key, toDate(signed_up_at) AS cohort FROM analytics.signups FINAL WHERE signed_up_at >= toDateTime64(${firstDay}, 3, 'UTC')
+)
+SELECT cells.cohort AS cohort, cells.offset_days AS offset_days, counted.retained AS retained, ${token}
+FROM (
+  SELECT cohort, offset_days FROM (SELECT DISTINCT cohort FROM cohorts) ARRAY JOIN [${offsets.map((n) => `toUInt16(${n})`).join(", ")}] AS offset_days
+  WHERE cohort + offset_days <= today()
+) AS cells
+LEFT JOIN (${retentionCellsSql(offsets, `day >= ${firstDay} AND day <= today()`)}) AS counted USING (cohort, offset_days)`;
+  const refresh = `REFRESH AFTER ${every} SECOND`;
+  const empty = options.startEmpty ? " EMPTY" : "";
+  return [
+    `DROP VIEW IF EXISTS ${DAU_SNAPSHOTS_VIEW}`,
+    `CREATE MATERIALIZED VIEW ${DAU_SNAPSHOTS_VIEW} ${refresh} TO ${DAU_SNAPSHOTS}${empty} AS ${dau}`,
+    `DROP VIEW IF EXISTS ${RETENTION_SNAPSHOTS_VIEW}`,
+    `CREATE MATERIALIZED VIEW ${RETENTION_SNAPSHOTS_VIEW} ${refresh} TO ${RETENTION_SNAPSHOTS}${empty} AS ${retention}`,
+  ];
+}
+
+/** Refresh both snapshots now and wait for them: after a bulk load, or in tests. Needs the SYSTEM VIEWS grant. */
+export function refreshSnapshotsStatements(): string[] {
+  return [DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW].flatMap((view) => [`SYSTEM REFRESH VIEW ${view}`, `SYSTEM WAIT VIEW ${view}`]);
+}
