@@ -46,17 +46,20 @@ export function snapshotViewStatements(options: SnapshotViewOptions): string[] {
   const token = `now64(3, 'UTC') - toIntervalMillisecond(${settle * 1000}) AS valid_as_of`;
   // Not before 1970: Date arithmetic below it wraps around to 2149.
   const firstDay = `if(today() - toDate(0) > ${windowDays}, today() - ${windowDays}, toDate(0))`;
-  const dau = `SELECT day, people, ${token} FROM (${dauRowsSql(`day >= ${firstDay} AND day <= today()`)})`;
-  // Every (cohort, offset) whose day has come, with 0 where nobody was retained, so such a cell is stored too.
+  const dau = `SELECT day, people, ${token} FROM (${dauRowsSql(firstDay, "today()")})`;
+  // Every (cohort day, offset) whose day has come, cohort days without signups included, with 0 where nobody was
+  // retained: every cell a panel may ask for is stored.
   const retention = `WITH cohorts AS (
-  SELECT user_key, toDate(signed_up_at) AS cohort FROM analytics.signups FINAL WHERE signed_up_at >= toDateTime64(${firstDay}, 3, 'UTC')
+  SELECT user_key, toDate(signed_up_at) AS cohort FROM analytics.signups FINAL WHERE toDate(signed_up_at) >= ${firstDay}
 )
 SELECT cells.cohort AS cohort, cells.offset_days AS offset_days, counted.retained AS retained, ${token}
 FROM (
-  SELECT cohort, offset_days FROM (SELECT DISTINCT cohort FROM cohorts) ARRAY JOIN [${offsets.map((n) => `toUInt16(${n})`).join(", ")}] AS offset_days
+  SELECT cohort, offset_days
+  FROM (SELECT arrayJoin(arrayMap(i -> (${firstDay}) + i, range(toUInt32(today() - (${firstDay}) + 1)))) AS cohort)
+  ARRAY JOIN [${offsets.map((n) => `toUInt16(${n})`).join(", ")}] AS offset_days
   WHERE cohort + offset_days <= today()
 ) AS cells
-LEFT JOIN (${retentionCellsSql(offsets, `day >= ${firstDay} AND day <= today()`)}) AS counted USING (cohort, offset_days)`;
+LEFT JOIN (${retentionCellsSql(offsets, firstDay, "today()", "today()")}) AS counted USING (cohort, offset_days)`;
   const refresh = `REFRESH AFTER ${every} SECOND`;
   const empty = options.startEmpty ? " EMPTY" : "";
   return [

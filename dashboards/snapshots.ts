@@ -17,29 +17,26 @@
 export const DAU_SNAPSHOTS = "analytics.dau_snapshots";
 export const RETENTION_SNAPSHOTS = "analytics.retention_snapshots";
 
-/** The table's token as a scalar subquery: every row has the same one; 1970 when the table is empty. */
-export const tokenSql = (table: string) => `(SELECT max(valid_as_of) FROM ${table})`;
-
 /** A snapshot row is used only while its refresh is recent enough for link_changes to cover the time since. */
 export const RECENT_TOKEN = (token: string) => `${token} > now64(3, 'UTC') - INTERVAL 1 DAY`;
 
 /**
- * Days (in `dayWhere`, a condition on a `day` column) whose stored answers the changes since `token` invalidate: days
- * with events inserted since, and days on which an anonymous id linked since was active. The link check reads the
- * anonymous rows of the few ids linked since the token, through the daily rollup's sort key (day, user_key = 0, anon_key).
+ * The changes since `token`, from one read of analytics.day_changes (a row per day), as a tuple: the days matching
+ * `dayWhere` (a condition on `day`) with events inserted since, and the first day of a signup event inserted since
+ * (its user now belongs to that cohort, and may have left any later one; the last representable Date when there is
+ * none). The signup day is looked for over every day, not only `dayWhere`: a cohort can lose a user to an earlier one.
  */
-export function staleDaysSql(token: string, dayWhere: string): string {
-  return `SELECT day FROM analytics.day_changes WHERE (${dayWhere}) AND changed_at >= ${token}
-    UNION ALL
-    SELECT day FROM analytics.activity_daily
-    WHERE (${dayWhere}) AND user_key = 0 AND anon_key IN (SELECT anon_key FROM analytics.link_changes WHERE changed_at >= ${token})`;
+export function changesSinceSql(token: string, dayWhere: string): string {
+  return `(SELECT (groupUniqArrayIf(day, (${dayWhere}) AND changed_at >= ${token}),
+    coalesce(minOrNullIf(day, signup_changed_at >= ${token}), toDate('2149-06-06'))) FROM analytics.day_changes)`;
 }
 
 /**
- * The first cohort day whose membership may have changed since `token`: the earliest day of a signup event inserted
- * since (its user now belongs to that cohort, and may have left any later one). The last representable Date when
- * there is none.
+ * The days matching `dayWhere` on which an anonymous id linked since `token` was active: their rows now count for
+ * someone else. Reads the anonymous rows of the few ids linked since the token, through the daily rollup's sort key
+ * (day, user_key = 0, anon_key).
  */
-export function signupCutoffSql(token: string): string {
-  return `(SELECT coalesce(minOrNull(day), toDate('2149-06-06')) FROM analytics.day_changes WHERE signup_changed_at >= ${token})`;
+export function linkedDaysSinceSql(token: string, dayWhere: string): string {
+  return `(SELECT groupUniqArray(day) FROM analytics.activity_daily
+    WHERE (${dayWhere}) AND user_key = 0 AND anon_key IN (SELECT anon_key FROM analytics.link_changes WHERE changed_at >= ${token}))`;
 }

@@ -30,7 +30,7 @@ export async function startAnalyticsEngine(label: string, funnelSteps: readonly 
  * inserts have committed when it refreshes), and a window reaching the fixed-date test data.
  */
 const TEST_SNAPSHOT_VIEWS = snapshotViewStatements({
-  retentionOffsetsDays: DEFAULT_RETENTION_OFFSETS, windowDays: 36_500, refreshSeconds: 86_400, settleSeconds: 0, startEmpty: true,
+  retentionOffsetsDays: DEFAULT_RETENTION_OFFSETS, windowDays: 3_650, refreshSeconds: 86_400, settleSeconds: 0, startEmpty: true,
 });
 
 /** Refreshes the DAU and retention snapshots now and waits for them. */

@@ -380,7 +380,7 @@ export function expectedRetention(ds: Dataset, fromMs: number, toMs: number, off
   }
   const cohorts = new Map<number, string[]>();
   for (const [user, t] of signupDay) {
-    if (t < fromMs || t > toMs) continue;
+    if (dayOf(t) < dayOf(fromMs) || dayOf(t) > dayOf(toMs)) continue; // whole UTC days
     const day = dayOf(t);
     cohorts.set(day, [...(cohorts.get(day) ?? []), user]);
   }
