@@ -10,7 +10,7 @@
  * select by arrival time, through a skip index).
  */
 import type { AnalyticsSettings } from "./settings";
-import { DAU_SNAPSHOTS, RECENT_TOKEN, RETENTION_SNAPSHOTS, changesSinceSql, linkedDaysSinceSql } from "./snapshots";
+import { DAU_SNAPSHOTS, RECENT_TOKEN, RETENTION_SNAPSHOTS, staleDaysAndSignupCutoffSql, staleDaysSql } from "./snapshots";
 
 export type QueryFormat = "time_series" | "table";
 
@@ -168,9 +168,8 @@ export function dauRowsSql(from: string, to: string): string {
   const range = dayRange(from, to);
   const counted = `(${range}) AND day IN (SELECT arrayJoin(counted_days))`;
   return `WITH (SELECT (groupArray((day, people)), max(valid_as_of)) FROM ${DAU_SNAPSHOTS} WHERE (${range}) AND ${RECENT_TOKEN("valid_as_of")}) AS snapshot,
-    ${changesSinceSql("snapshot.2", range)} AS changes,
-    ${linkedDaysSinceSql("snapshot.2", range)} AS linked_days,
-    arrayFilter(s -> NOT has(changes.1, s.1) AND NOT has(linked_days, s.1), snapshot.1) AS stored,
+    ${staleDaysSql("snapshot.2", range)} AS stale_days,
+    arrayFilter(s -> NOT has(stale_days, s.1), snapshot.1) AS stored,
     (SELECT groupArray(d) FROM (SELECT arrayJoin(${daysArray(from, to)}) AS d) WHERE d NOT IN (SELECT arrayJoin(stored).1)) AS counted_days,
     (${linksArraysSql(anonKeysSql(ACTIVITY, counted))}) AS links
   SELECT day, people FROM (
@@ -193,9 +192,8 @@ export function retentionCellsSql(offsets: readonly number[], from: string, to: 
   const counted = `(${activityRange}) AND day IN (SELECT arrayJoin(counted_days))`;
   return `WITH (SELECT (groupArray((cohort, offset_days, retained)), max(valid_as_of)) FROM ${RETENTION_SNAPSHOTS}
       WHERE cohort >= ${from} AND cohort <= ${to} AND offset_days IN (${offsets.join(", ")}) AND ${RECENT_TOKEN("valid_as_of")}) AS snapshot,
-    ${changesSinceSql("snapshot.2", activityRange)} AS changes,
-    ${linkedDaysSinceSql("snapshot.2", activityRange)} AS linked_days,
-    arrayFilter(c -> c.1 < changes.2 AND NOT has(changes.1, c.1 + c.2) AND NOT has(linked_days, c.1 + c.2), snapshot.1) AS stored,
+    ${staleDaysAndSignupCutoffSql("snapshot.2", activityRange)} AS stale,
+    arrayFilter(c -> c.1 < stale.2 AND NOT has(stale.1, c.1 + c.2), snapshot.1) AS stored,
     (SELECT groupArray((cohort, offset_days)) FROM (SELECT arrayJoin(${daysArray(from, to)}) AS cohort) ARRAY JOIN ${offsetList} AS offset_days
       WHERE cohort + offset_days <= ${lastDay} AND (cohort, offset_days) NOT IN (SELECT s.1, s.2 FROM (SELECT arrayJoin(stored) AS s))) AS counted_cells,
     arrayDistinct(arrayMap(c -> c.1 + c.2, counted_cells)) AS counted_days,

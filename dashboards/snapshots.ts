@@ -20,23 +20,31 @@ export const RETENTION_SNAPSHOTS = "analytics.retention_snapshots";
 /** A snapshot row is used only while its refresh is recent enough for link_changes to cover the time since. */
 export const RECENT_TOKEN = (token: string) => `${token} > now64(3, 'UTC') - INTERVAL 1 DAY`;
 
+/** Rows (kind 0, day) of the days matching `dayWhere` with events inserted since `token`, or on which an anonymous id
+ * linked since was active (found through the daily rollup's sort key (day, user_key = 0, anon_key), for the few ids
+ * linked since the token). */
+const staleDayRows = (token: string, dayWhere: string) => `SELECT 0 AS kind, day FROM analytics.day_changes WHERE (${dayWhere}) AND changed_at >= ${token}
+      UNION ALL
+      SELECT 0 AS kind, day FROM analytics.activity_daily
+      WHERE (${dayWhere}) AND user_key = 0 AND anon_key IN (SELECT anon_key FROM analytics.link_changes WHERE changed_at >= ${token})`;
+
 /**
- * The changes since `token`, from one read of analytics.day_changes (a row per day), as a tuple: the days matching
- * `dayWhere` (a condition on `day`) with events inserted since, and the first day of a signup event inserted since
- * (its user now belongs to that cohort, and may have left any later one; the last representable Date when there is
- * none). The signup day is looked for over every day, not only `dayWhere`: a cohort can lose a user to an earlier one.
+ * The days matching `dayWhere` (a condition on `day`) whose stored answers the changes since `token` invalidate, as an
+ * array: days with events inserted since (analytics.day_changes), and days on which an anonymous id linked since was
+ * active (its rows now count for someone else). One scalar over a UNION ALL, so both reads run in parallel.
  */
-export function changesSinceSql(token: string, dayWhere: string): string {
-  return `(SELECT (groupUniqArrayIf(day, (${dayWhere}) AND changed_at >= ${token}),
-    coalesce(minOrNullIf(day, signup_changed_at >= ${token}), toDate('2149-06-06'))) FROM analytics.day_changes)`;
+export function staleDaysSql(token: string, dayWhere: string): string {
+  return `(SELECT groupUniqArray(day) FROM (${staleDayRows(token, dayWhere)}))`;
 }
 
 /**
- * The days matching `dayWhere` on which an anonymous id linked since `token` was active: their rows now count for
- * someone else. Reads the anonymous rows of the few ids linked since the token, through the daily rollup's sort key
- * (day, user_key = 0, anon_key).
+ * For retention, staleDaysSql's days and, as a tuple's second element, the first day of a signup event inserted since
+ * `token`, over every day (its user now belongs to that cohort, and may have left any later one: the cohorts from that
+ * day on are stale; the last representable Date when there is none). One scalar, three parallel reads.
  */
-export function linkedDaysSinceSql(token: string, dayWhere: string): string {
-  return `(SELECT groupUniqArray(day) FROM analytics.activity_daily
-    WHERE (${dayWhere}) AND user_key = 0 AND anon_key IN (SELECT anon_key FROM analytics.link_changes WHERE changed_at >= ${token}))`;
+export function staleDaysAndSignupCutoffSql(token: string, dayWhere: string): string {
+  return `(SELECT (groupUniqArrayIf(day, kind = 0), coalesce(minOrNullIf(day, kind = 1), toDate('2149-06-06'))) FROM (
+      ${staleDayRows(token, dayWhere)}
+      UNION ALL
+      SELECT 1 AS kind, day FROM analytics.day_changes WHERE signup_changed_at >= ${token}))`;
 }
