@@ -5,7 +5,8 @@
  *
  * A snapshot table is replaced as a whole by each refresh, and every row carries the same token, `valid_as_of`: the
  * refresh's start minus a settle time, before which every insert has committed. A stored day's answer holds while
- * - the snapshot is less than a day old (link_changes keeps two days of links, so older tokens cannot be checked), and
+ * - the snapshot is less than a day old (link_changes keeps two days of links, so older tokens cannot be checked) and
+ *   not from the future (a clock set back), and
  * - no events of that day were inserted at or after the token (analytics.day_changes), and
  * - no identity link inserted at or after the token names an anonymous id active that day (its rows now count for
  *   someone else), and
@@ -17,8 +18,12 @@
 export const DAU_SNAPSHOTS = "analytics.dau_snapshots";
 export const RETENTION_SNAPSHOTS = "analytics.retention_snapshots";
 
-/** A snapshot row is used only while its refresh is recent enough for link_changes to cover the time since. */
-export const RECENT_TOKEN = (token: string) => `${token} > now64(3, 'UTC') - INTERVAL 1 DAY`;
+/**
+ * A snapshot row is used only while its refresh is recent enough for link_changes to cover the time since, and not
+ * from the future: after the server's clock was set back, inserts would carry change times before the token and
+ * look older than the snapshot. Such a snapshot is ignored (counted again, and the next refresh counts everything).
+ */
+export const RECENT_TOKEN = (token: string) => `${token} > now64(3, 'UTC') - INTERVAL 1 DAY AND ${token} <= now64(3, 'UTC')`;
 
 /** Rows (kind 0, day) of the days matching `dayWhere` with events inserted since `token`, or on which an anonymous id
  * linked since was active (found through the daily rollup's sort key (day, user_key = 0, anon_key), for the few ids
