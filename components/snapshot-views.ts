@@ -7,9 +7,12 @@
  * Each refresh replaces its table atomically with the full answer over the window: rows still valid are copied (their
  * staleness rule is the panels', dashboards/snapshots.ts), the others counted again — typically today and a day with
  * late events, so a refresh costs about as much as counting one or two days. The token written is the refresh's start
- * minus `settleSeconds`: an insert whose change record is older than that has committed all its rows (an insert
- * writes its rows and its change record within the same statement, in well under that time), so the refresh has read
- * them. An insert slower than that could be missed by one refresh; the next refresh after it commits counts it.
+ * minus `settleSeconds`: an insert whose change record is older than that has committed all its rows (each inserted
+ * block gets its change time when its views run and commits right after, well under a second), so the refresh has
+ * read them. Assumed, not enforced: a block whose commit came more than settleSeconds after its change time would not
+ * be counted until that day changes again; likewise a server clock set back by more than settleSeconds (a token from
+ * the future is ignored, but only until the clock passes it). After either, run these statements again (a deploy
+ * that changes them does): they empty the snapshots.
  */
 import { dauRowsSql, retentionCellsSql } from "../dashboards/queries";
 import { DAU_SNAPSHOTS, RETENTION_SNAPSHOTS } from "../dashboards/snapshots";
@@ -30,23 +33,24 @@ export interface SnapshotViewOptions {
   readonly startEmpty?: boolean;
 }
 
-const positiveInt = (name: string, value: number, min: number) => {
+const integerAtLeast = (name: string, value: number, min: number) => {
   if (!Number.isSafeInteger(value) || value < min) throw new Error(`snapshot views: ${name} must be an integer >= ${min}, got ${value}`);
   return value;
 };
 
 /** Statements that (re)create both refreshable views, in order. */
 export function snapshotViewStatements(options: SnapshotViewOptions): string[] {
-  const windowDays = positiveInt("windowDays", options.windowDays, 1);
-  const every = positiveInt("refreshSeconds", options.refreshSeconds ?? 60, 1);
-  const settle = positiveInt("settleSeconds", options.settleSeconds ?? 60, 0);
+  const windowDays = integerAtLeast("windowDays", options.windowDays, 1);
+  const every = integerAtLeast("refreshSeconds", options.refreshSeconds ?? 60, 1);
+  const settle = integerAtLeast("settleSeconds", options.settleSeconds ?? 60, 0);
   const offsets = options.retentionOffsetsDays;
   if (offsets.length === 0) throw new Error("snapshot views: got no retention offsets, expected the retention panel's (AnalyticsSettings.retentionOffsetsDays)");
-  offsets.forEach((n, i) => positiveInt(`retentionOffsetsDays[${i}]`, n, 1));
+  offsets.forEach((n, i) => integerAtLeast(`retentionOffsetsDays[${i}]`, n, 0));
   const token = `now64(3, 'UTC') - toIntervalMillisecond(${settle * 1000}) AS valid_as_of`;
-  // Not before 1970: Date arithmetic below it wraps around to 2149.
-  const firstDay = `if(today() - toDate(0) > ${windowDays}, today() - ${windowDays}, toDate(0))`;
-  const dau = `SELECT day, people, ${token} FROM (${dauRowsSql(firstDay, "today()")})`;
+  // The days the rollups still keep: their TTL deletes a day once day + windowDays has come. Not before 1970: Date
+  // arithmetic below it wraps around to 2149.
+  const firstDay = `if(today() - toDate(0) >= ${windowDays}, today() - ${windowDays - 1}, toDate(0))`;
+  const dau = `SELECT day, people, ${token}, day + ${windowDays} AS expires_on FROM (${dauRowsSql(firstDay, "today()")})`;
   // Every (cohort day, offset) whose day has come, cohort days without signups included, with 0 where nobody was
   // retained: every cell a panel may ask for is stored.
   const retention = `WITH cohorts AS (
@@ -62,10 +66,15 @@ FROM (
 LEFT JOIN (${retentionCellsSql(offsets, firstDay, "today()", "today()")}) AS counted USING (cohort, offset_days)`;
   const refresh = `REFRESH AFTER ${every} SECOND`;
   const empty = options.startEmpty ? " EMPTY" : "";
+  // The stored answers are emptied between the drop and the create: they were counted by the definition being
+  // replaced (another offset list, window or counting SQL), and a refresh copies every answer it finds still valid.
+  const clear = (table: string) => `ALTER TABLE ${table} DELETE WHERE 1 SETTINGS mutations_sync = 2`;
   return [
     `DROP VIEW IF EXISTS ${DAU_SNAPSHOTS_VIEW}`,
+    clear(DAU_SNAPSHOTS),
     `CREATE MATERIALIZED VIEW ${DAU_SNAPSHOTS_VIEW} ${refresh} TO ${DAU_SNAPSHOTS}${empty} AS ${dau}`,
     `DROP VIEW IF EXISTS ${RETENTION_SNAPSHOTS_VIEW}`,
+    clear(RETENTION_SNAPSHOTS),
     `CREATE MATERIALIZED VIEW ${RETENTION_SNAPSHOTS_VIEW} ${refresh} TO ${RETENTION_SNAPSHOTS}${empty} AS ${retention}`,
   ];
 }

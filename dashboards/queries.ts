@@ -167,7 +167,8 @@ const daysArray = (from: string, to: string) => `arrayMap(i -> (${from}) + i, ra
 export function dauRowsSql(from: string, to: string): string {
   const range = dayRange(from, to);
   const counted = `(${range}) AND day IN (SELECT arrayJoin(counted_days))`;
-  return `WITH (SELECT (groupArray((day, people)), max(valid_as_of)) FROM ${DAU_SNAPSHOTS} WHERE (${range}) AND ${RECENT_TOKEN("valid_as_of")}) AS snapshot,
+  return `WITH (SELECT (groupArray((day, people)), max(valid_as_of)) FROM ${DAU_SNAPSHOTS}
+      WHERE (${range}) AND ${RECENT_TOKEN("valid_as_of")} AND expires_on > today()) AS snapshot,
     ${staleDaysSql("snapshot.2", range)} AS stale_days,
     arrayFilter(s -> NOT has(stale_days, s.1), snapshot.1) AS stored,
     (SELECT groupArray(d) FROM (SELECT arrayJoin(${daysArray(from, to)}) AS d) WHERE d NOT IN (SELECT arrayJoin(stored).1)) AS counted_days,

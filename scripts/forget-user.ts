@@ -182,6 +182,18 @@ export async function forgetPerson(client: ClickHouseClient, userIds: readonly s
   }
   if (options.dryRun) return { person, tables: outcomes, dryRun: true };
 
+  // Before any delete, and dated a day ahead: the person's days are counted from the rollups (not the snapshots)
+  // from now until a day after, so through the deletes, through a refresh that read the rollups before them, and
+  // through a rerun of a command that stopped half-way (which finds no active days left to mark). Both change
+  // times: a signup's deletion changes its cohort and, conservatively, every later one.
+  for (const [table, plan] of plans) {
+    if (plan.kind !== "invalidate" || buckets.get(table)!.length === 0) continue;
+    await client.command({
+      query: `INSERT INTO ${table} (day, changed_at, signup_changed_at)
+        SELECT toDate(arrayJoin({days:Array(String)})), now64(3, 'UTC') + INTERVAL 1 DAY, now64(3, 'UTC') + INTERVAL 1 DAY`,
+      query_params: { days: buckets.get(table)! },
+    });
+  }
   for (const [table, plan] of plans) {
     if (plan.kind !== "delete") continue;
     if (outcomes.find((o) => o.table === table)!.rows === 0) continue;
@@ -202,15 +214,6 @@ export async function forgetPerson(client: ClickHouseClient, userIds: readonly s
       query: `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM (${select}) WHERE ${plan.bucket} IN {buckets:Array(Int64)}`,
       query_params: bucketParams,
       clickhouse_settings: { insert_deduplicate: 0 },
-    });
-  }
-  // Last, so a snapshot refresh that read the rollups before the deletes is stale too (its token is older).
-  // Both change times: a signup's deletion changes its cohort and, conservatively, every later one.
-  for (const [table, plan] of plans) {
-    if (plan.kind !== "invalidate" || buckets.get(table)!.length === 0) continue;
-    await client.command({
-      query: `INSERT INTO ${table} (day, changed_at, signup_changed_at) SELECT toDate(arrayJoin({days:Array(String)})), now64(3, 'UTC'), now64(3, 'UTC')`,
-      query_params: { days: buckets.get(table)! },
     });
   }
   // Verify: nothing of the person is left where rows were deleted.

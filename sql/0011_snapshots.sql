@@ -13,8 +13,8 @@
 --   events of that day (a signup can move a user to an earlier cohort: every cohort from that day on is stale);
 -- - analytics.link_changes: each identity link as it arrives; the days on which its anonymous id was active are
 --   stale (its rows now count for another person).
--- Deletions do not insert: the forget-user command empties the snapshots (scripts/forget-user.ts), and expired days
--- simply fall out of the refresh's window.
+-- Deletions do not insert: the forget-user command writes change records for the person's days itself
+-- (scripts/forget-user.ts), and a day leaves the snapshot when the rollups' retention expires it (expires_on).
 
 -- Engine: AggregatingMergeTree with max simple aggregates, so the rows of many inserts merge into one per day.
 -- Sort key: day, the lookup of every staleness check. A few hundred rows a year.
@@ -54,13 +54,15 @@ TO analytics.link_changes
 AS SELECT anon_key, now64(3, 'UTC') AS changed_at
 FROM analytics.identity_links;
 
--- DAU per day as of valid_as_of. Replaced as a whole by each refresh (every row carries the same token).
+-- DAU per day as of valid_as_of. Replaced as a whole by each refresh (every row carries the same token). A row is
+-- not used from expires_on on, the day the rollups' retention deletes that day's rows (the refresh writes it).
 -- Engine: MergeTree; sort key: day (the panel reads a day range).
 CREATE TABLE IF NOT EXISTS analytics.dau_snapshots
 (
     day          Date,
     people       UInt64,
-    valid_as_of  DateTime64(3, 'UTC')
+    valid_as_of  DateTime64(3, 'UTC'),
+    expires_on   Date
 )
 ENGINE = MergeTree
 ORDER BY day;

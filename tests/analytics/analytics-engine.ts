@@ -33,6 +33,11 @@ const TEST_SNAPSHOT_VIEWS = snapshotViewStatements({
   retentionOffsetsDays: DEFAULT_RETENTION_OFFSETS, windowDays: 3_650, refreshSeconds: 86_400, settleSeconds: 0, startEmpty: true,
 });
 
+/** Runs the snapshot views' statements again, as a deploy that changes them does. */
+export async function recreateSnapshotViews(engine: TestEngine): Promise<void> {
+  for (const query of TEST_SNAPSHOT_VIEWS) await engine.client.command({ query });
+}
+
 /** Refreshes the DAU and retention snapshots now and waits for them. */
 export async function refreshSnapshots(engine: TestEngine): Promise<void> {
   for (const query of refreshSnapshotsStatements()) await engine.client.command({ query });

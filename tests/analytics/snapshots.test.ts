@@ -14,7 +14,7 @@ import {
   splitIntoBatches, type Dataset, type EventRow,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
-import { insertEvents, insertIdentities, refreshSnapshots, runQuery, startAnalyticsEngine } from "./analytics-engine";
+import { insertEvents, insertIdentities, recreateSnapshotViews, refreshSnapshots, runQuery, startAnalyticsEngine } from "./analytics-engine";
 
 const settings = analyticsSettings(loadConfig({}, "test"));
 const product = productQueries(settings);
@@ -78,7 +78,7 @@ describe("DAU and retention snapshots", () => {
     await expectPanelsToMatch(ds);
   });
 
-  it("are what the panels read while valid, and are ignored once older than a day or from the future", async () => {
+  it("are what the panels read while valid, and are ignored once older than a day, from the future, or expired", async () => {
     const day = dayOf(month.fromMs) + 10 * DAY_MS;
     const dayText = formatTime(day).slice(0, 10);
     const truth = await dauPanel();
@@ -96,6 +96,23 @@ describe("DAU and retention snapshots", () => {
     await refreshSnapshots(engine); // the refresh also ignores the old rows: it counts every day again
     await expectPanelsToMatch(ds);
     expect(await dauPanel()).toEqual(truth);
+
+    // A day the rollups' retention has deleted is not taken from the snapshot.
+    await mutate(`ALTER TABLE analytics.dau_snapshots UPDATE people = people + 1000, expires_on = today() WHERE day = '${dayText}'`);
+    expect(await dauPanel()).toEqual(truth);
+    await refreshSnapshots(engine);
+  });
+
+  it("are emptied when the views are created again (a deploy with another definition)", async () => {
+    await mutate("ALTER TABLE analytics.dau_snapshots UPDATE people = people + 1000 WHERE 1");
+    expect(await dauPanel()).not.toEqual(expectedDauRows(ds));
+    await recreateSnapshotViews(engine);
+    expect(await count("analytics.dau_snapshots")).toBe(0);
+    expect(await count("analytics.retention_snapshots")).toBe(0);
+    await expectPanelsToMatch(ds);
+    await refreshSnapshots(engine);
+    expect(await count("analytics.dau_snapshots")).toBeGreaterThan(0);
+    await expectPanelsToMatch(ds);
   });
 
   it("count again what a late event, a late identify and an earlier signup changed, before and after the next refresh", async () => {

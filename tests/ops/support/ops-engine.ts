@@ -17,8 +17,9 @@ import { Session } from "chdb";
 import { createChdbConnection } from "chdb/connection";
 import { escapeXml, roleGrants, type ClickHouseRole } from "../../../components/clickhouse-users";
 import { funnelRollupStatements } from "../../../components/funnel-rollup";
+import { snapshotViewStatements } from "../../../components/snapshot-views";
 import { applyMigrations, readMigrationSources, toMigrationFiles } from "../../../components/migrations";
-import { DEFAULT_FUNNEL } from "../../../dashboards/settings";
+import { DEFAULT_FUNNEL, DEFAULT_RETENTION_OFFSETS } from "../../../dashboards/settings";
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["connection"]>;
 
@@ -29,6 +30,8 @@ export interface OpsEngineOptions {
   readonly extraGrants?: readonly string[];
   /** Server config fragment (inside <clickhouse>), such as a backup disk. */
   readonly serverConfig?: (dir: string) => string;
+  /** Also create the DAU and retention snapshot views (no first refresh: the test refreshes when it means to). */
+  readonly snapshotViews?: boolean;
 }
 
 export interface OpsEngine {
@@ -51,7 +54,10 @@ export async function startOpsEngine(options: OpsEngineOptions): Promise<OpsEngi
   const session = new Session(join(dir, "data"), { connectionArgs: [`--config-file=${join(dir, "config.xml")}`] });
   const client = createClient({ connection: createChdbConnection({ path: join(dir, "data") }) as unknown as ClientConnection });
   // The funnel rollup's view too, as the stack's schema step runs it (retention TTLs left out: the test data is dated).
-  await applyMigrations(client, toMigrationFiles(readMigrationSources(SQL_DIR)), { afterStatements: funnelRollupStatements(DEFAULT_FUNNEL) });
+  const snapshotViews = options.snapshotViews
+    ? snapshotViewStatements({ retentionOffsetsDays: DEFAULT_RETENTION_OFFSETS, windowDays: 3_650, refreshSeconds: 86_400, settleSeconds: 0, startEmpty: true })
+    : [];
+  await applyMigrations(client, toMigrationFiles(readMigrationSources(SQL_DIR)), { afterStatements: [...funnelRollupStatements(DEFAULT_FUNNEL), ...snapshotViews] });
   return {
     client,
     dir,
