@@ -14,7 +14,7 @@
  * the future is ignored, but only until the clock passes it). After either, run these statements again (a deploy
  * that changes them does): they empty the snapshots.
  */
-import { dauRowsSql, retentionCellsSql } from "../dashboards/queries";
+import { dauRowsSql, daysArray, retentionCellsSql } from "../dashboards/queries";
 import { DAU_SNAPSHOTS, RETENTION_SNAPSHOTS } from "../dashboards/snapshots";
 
 export const DAU_SNAPSHOTS_VIEW = "analytics.dau_snapshots_refresh";
@@ -59,7 +59,7 @@ export function snapshotViewStatements(options: SnapshotViewOptions): string[] {
 SELECT cells.cohort AS cohort, cells.offset_days AS offset_days, counted.retained AS retained, ${token}
 FROM (
   SELECT cohort, offset_days
-  FROM (SELECT arrayJoin(arrayMap(i -> (${firstDay}) + i, range(toUInt32(today() - (${firstDay}) + 1)))) AS cohort)
+  FROM (SELECT arrayJoin(${daysArray(firstDay, "today()")}) AS cohort)
   ARRAY JOIN [${offsets.map((n) => `toUInt16(${n})`).join(", ")}] AS offset_days
   WHERE cohort + offset_days <= today()
 ) AS cells

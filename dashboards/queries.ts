@@ -62,7 +62,7 @@ const anonKeysSql = (table: string, where: string) => `SELECT anon_key FROM ${ta
  * lookup per row in a small hash map built once per query, instead of a join over every anonymous row (which took
  * 70% of the DAU query at 100M bench events, where anonymous visitors are 40% of the daily rows).
  */
-export function linksArraysSql(anonKeys: string): string {
+function linksArraysSql(anonKeys: string): string {
   return `SELECT (groupArray(anon_key), groupArray(linked_user)) FROM (${LINKS} WHERE ${inSet("anon_key", anonKeys)})`;
 }
 
@@ -134,7 +134,7 @@ export function peopleByGroupSql(table: string, where: string, groups: readonly 
  * branches run in parallel; anonymous rows count as in peopleExpr, and linked users are checked against only the
  * users the links resolve to (the only `person` values an anonymous row can take besides its own key).
  */
-export function peopleByGroupSharedLinksSql(table: string, where: string, groups: readonly string[]): string {
+function peopleByGroupSharedLinksSql(table: string, where: string, groups: readonly string[]): string {
   const g = groups.join(", ");
   const identifiedLinked = `SELECT ${g}, user_key FROM ${table} WHERE user_key IN (SELECT arrayJoin(links.2)) AND (${where})`;
   return `SELECT ${g}, sum(people) AS people FROM (
@@ -155,7 +155,7 @@ const LAST_30_DAYS = dayRange("toDate($__toTime) - 29", "toDate($__toTime)");
 const eventFilter = "event_name IN (${event_name:singlequote})";
 
 /** The days from `from` to `to` (Date expressions) as an array. */
-const daysArray = (from: string, to: string) => `arrayMap(i -> (${from}) + i, range(toUInt32((${to}) - (${from}) + 1)))`;
+export const daysArray = (from: string, to: string) => `arrayMap(i -> (${from}) + i, range(toUInt32((${to}) - (${from}) + 1)))`;
 
 /**
  * DAU per day (columns day, people) for the days from `from` to `to` (Date expressions): the stored answer of each day
@@ -184,8 +184,9 @@ export function dauRowsSql(from: string, to: string): string {
  * Retained people per (cohort, offset_days) for the cohort days from `from` to `to` and the offsets, on activity days
  * up to `lastDay` (Date expressions), with a `cohorts` (user_key, cohort) table in scope (a WITH of the enclosing
  * query): the stored cell where still valid (dashboards/snapshots.ts), the others counted from the daily rollup on
- * only the days they need, anonymous rows resolved to their latest link and joined to the cohorts. Counted cells
- * nobody was retained in have no row. Each table is read once, as in dauRowsSql.
+ * only the days they need, anonymous rows resolved to their latest link and joined to the cohorts (a plain INNER
+ * JOIN: ClickHouse's INNER ANY JOIN keeps one left row per key, which dropped all but one day of a device's logged-out
+ * visits). Counted cells nobody was retained in have no row. Each table is read once, as in dauRowsSql.
  */
 export function retentionCellsSql(offsets: readonly number[], from: string, to: string, lastDay: string): string {
   const offsetList = `[${offsets.map((n) => `toUInt16(${n})`).join(", ")}]`;
@@ -236,8 +237,6 @@ export function productQueries(s: AnalyticsSettings) {
   const thisWeek = "week = toMonday($__toTime)";
   const RANGE_WEEKS = "week >= toMonday($__fromTime) AND week <= toMonday($__toTime)";
   const offsets = s.retentionOffsetsDays;
-  const maxOffset = Math.max(...offsets);
-  const minOffset = Math.min(...offsets);
   const steps = s.funnelSteps;
 
   const queries = {
