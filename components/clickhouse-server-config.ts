@@ -15,6 +15,7 @@
  * - Access control: system tables readable only with a grant, and setting constraints that replace earlier ones
  *   (needed for `changeable_in_readonly`, see clickhouse-users.ts). These are the defaults of current releases,
  *   stated explicitly so an image with older defaults cannot loosen them.
+ * - Server timezone UTC: every day in the data model is a UTC day, and `toDate()`/`today()` use this setting.
  * - The passwordless `default` user is removed in the users.d file (clickhouse-users.ts); the container also gets
  *   CLICKHOUSE_SKIP_USER_SETUP=1 so the image's entrypoint writes no user file of its own.
  */
@@ -78,6 +79,10 @@ export function buildServerConfigXml(input: ServerConfigInput): string {
     "            <type>json</type>",
     "        </formatting>",
     "    </logger>",
+    "",
+    "    <!-- Days are UTC days everywhere: the rollups' day columns, the panels' toDate() of Grafana's times, and the",
+    "         snapshots' today() all use this; a host or image TZ must not shift them. -->",
+    "    <timezone>UTC</timezone>",
     "",
     "    <!-- HTTP (ingest, migrations, healthcheck) and native (Grafana); nothing else. -->",
     `    <http_port>${CLICKHOUSE_HTTP_PORT}</http_port>`,

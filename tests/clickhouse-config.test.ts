@@ -40,6 +40,7 @@ describe("users.d XML", () => {
       "GRANT DROP TABLE, DROP VIEW, DROP DICTIONARY ON analytics.*",
       "GRANT SELECT, INSERT, SHOW, dictGet ON analytics.*",
       "GRANT SYSTEM VIEWS ON analytics.*",
+      "GRANT SELECT ON system.view_refreshes",
       "GRANT BACKUP ON analytics.*",
     ]);
     expect(users.ingest_writer.grants.query).toEqual([
@@ -91,6 +92,10 @@ describe("config.d XML", () => {
     expect(config.logger.formatting.type).toBe("json");
     expect(config.logger.log).toEqual({ "@remove": "remove" });
     expect(config.logger.errorlog).toEqual({ "@remove": "remove" });
+  });
+
+  it("runs in UTC, so every day the panels count is a UTC day", () => {
+    expect(config.timezone).toBe("UTC");
   });
 
   it("serves HTTP 8123 and native 9000 and removes the other protocols", () => {
