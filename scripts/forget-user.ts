@@ -16,7 +16,9 @@
  *   funnel_events, identity_links (including anonymous keys linked to the user that no raw row names any more);
  * - events_hourly holds no ids, but its unique-actor sketches were built from the person's hashed id: the hours
  *   the person was active in are re-aggregated from the remaining events. Hours older than the raw events'
- *   retention cannot be rebuilt (their events are gone) and keep their sketch, which holds no readable id.
+ *   retention cannot be rebuilt (their events are gone) and keep their sketch, which holds no readable id;
+ * - link_changes rows of the person's keys; the DAU and retention snapshots hold counts, not ids: the person's active
+ *   days are marked changed in day_changes (dated a day ahead, before the deletes), so the panels count them again.
  *
  * How: `ALTER TABLE ... DELETE` with mutations_sync=2, which rewrites the affected parts, so the rows are physically
  * gone when the command returns (a lightweight DELETE only masks them until a merge). Not covered, and said in the
