@@ -34,7 +34,13 @@ import { normalizeEvents } from "../ingest/src/normalize-events";
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
   const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
+  if (at < 0) return fallback;
+  const value = Number(args[at + 1]);
+  if (!Number.isFinite(value) || value <= 0) {
+    process.stderr.write(`--${name}: got ${JSON.stringify(args[at + 1] ?? "")}, expected a positive number (run with --help for the options)\n`);
+    process.exit(2);
+  }
+  return value;
 };
 const PHASES = ["baseline", "single", "half", "batch", "alone", "e2e", "overload"] as const;
 type Phase = (typeof PHASES)[number];

@@ -167,13 +167,15 @@ export async function forgetPerson(client: ClickHouseClient, userIds: readonly s
   // Counted before anything is deleted: the rebuild's buckets come from the person's events.
   const plans = Object.entries(FORGET_PLAN).filter(([, plan]) => plan.kind !== "none");
   const outcomes: TableOutcome[] = [];
-  const buckets = new Map<string, (number | string)[]>();
+  const buckets = new Map<string, number[]>();
+  /** The person's active days ("YYYY-MM-DD"), per table of the "invalidate" plan. */
+  const activeDays = new Map<string, string[]>();
   for (const [table, plan] of plans) {
     if (plan.kind === "delete") {
       outcomes.push({ table, what: plan.what, rows: await count(client, table, plan.where, person) });
     } else if (plan.kind === "invalidate") {
       const found = await rows<{ day: string }>(client, ACTIVE_DAYS, params);
-      buckets.set(table, found.map((r) => r.day));
+      activeDays.set(table, found.map((r) => r.day));
       outcomes.push({ table, what: plan.what, rows: found.length });
     } else if (plan.kind === "rebuild") {
       const found = await rows<{ bucket: string }>(client,
@@ -189,11 +191,11 @@ export async function forgetPerson(client: ClickHouseClient, userIds: readonly s
   // through a rerun of a command that stopped half-way (which finds no active days left to mark). Both change
   // times: a signup's deletion changes its cohort and, conservatively, every later one.
   for (const [table, plan] of plans) {
-    if (plan.kind !== "invalidate" || buckets.get(table)!.length === 0) continue;
+    if (plan.kind !== "invalidate" || activeDays.get(table)!.length === 0) continue;
     await client.command({
       query: `INSERT INTO ${table} (day, changed_at, signup_changed_at)
         SELECT toDate(arrayJoin({days:Array(String)})), now64(3, 'UTC') + INTERVAL 1 DAY, now64(3, 'UTC') + INTERVAL 1 DAY`,
-      query_params: { days: buckets.get(table)! },
+      query_params: { days: activeDays.get(table)! },
     });
   }
   for (const [table, plan] of plans) {

@@ -22,4 +22,10 @@ describe("benchmark commands", () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('--events: got "lots"');
   });
+
+  it("bench:ingest refuses a bad number naming the flag", () => {
+    const result = run("ingest.ts", ["--sustained-percent", "most"]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--sustained-percent: got "most", expected a positive number');
+  });
 });
