@@ -30,6 +30,7 @@ import { applyMigrations, readMigrationSources, splitStatements, toMigrationFile
 import { DEFAULT_FUNNEL } from "../dashboards/settings";
 import { startClickHouseHttp } from "../tests/support/clickhouse-http-server";
 import { normalizeEvents } from "../ingest/src/normalize-events";
+import { openLoop } from "./open-loop";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -45,11 +46,12 @@ const option = (name: string, fallback: number) => {
 const PHASES = ["baseline", "single", "half", "batch", "alone", "e2e", "overload"] as const;
 type Phase = (typeof PHASES)[number];
 if (args.includes("--help")) {
-  process.stdout.write("usage: npm run bench:ingest -- [--seconds N] [--connections N] [--pipelining N] [--batch-connections N] [--sustained-percent N]\n" +
+  process.stdout.write("usage: npm run bench:ingest -- [--seconds N] [--connections N] [--pipelining N] [--batch-connections N] [--sustained-percent N] [--half-warmup N]\n" +
     `         [--only ${PHASES.join(",")}] [--cpu-prof] [--ingest-node-options "<flags>"]\n` +
     "  --only      run these phases (and what they depend on: half needs single, e2e needs alone, overload needs e2e)\n" +
     "  --cpu-prof  run the ingest children with node --cpu-prof; the profiles and their logs are kept, the directory printed\n" +
-    "  --sustained-percent  share of chDB alone offered in the sustained phase (default 80, the target)\n");
+    "  --sustained-percent  share of chDB alone offered in the sustained phase (default 80, the target)\n" +
+    "  --half-warmup  seconds of the half-rate load before it is measured (default 3)\n");
   process.exit(0);
 }
 const onlyAt = args.indexOf("--only");
@@ -71,6 +73,8 @@ const INGEST_NODE_OPTIONS = nodeOptionsAt >= 0 ? args[nodeOptionsAt + 1] ?? "" :
 const SECONDS = option("seconds", 10);
 const CONNECTIONS = option("connections", 50);
 const PIPELINING = option("pipelining", 4);
+/** Seconds of the half-rate load run before it is measured (the latency of a warmed-up service; the cold figure is kept). */
+const HALF_WARMUP_SECONDS = option("half-warmup", 3);
 const BATCH_CONNECTIONS = option("batch-connections", 10);
 /** Percent of chDB alone offered in the sustained phase (default 80, the target). */
 const SUSTAINED_PERCENT = option("sustained-percent", 80);
@@ -216,6 +220,9 @@ async function runtimeStats(url: string): Promise<{ loopP99Ms: number; loopMaxMs
   };
 }
 
+/** A latency for the table: one decimal, or what it is when not finite (an unanswered request is Infinity). */
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : String(x));
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
@@ -249,10 +256,14 @@ async function load(url: string, path: string, body: string | (() => string | Bu
   return { okPerSecond: ok / result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts, p50: result.latency.p50, p99: result.latency.p99, statuses };
 }
 
-/** Server-side latency percentiles from the ingest's request log lines (duration_ms, request in to response out). */
-function serverLatency(logFile: string): { p50: number; p99: number } {
+/**
+ * Server-side latency percentiles from the ingest's request log lines (duration_ms, request in to response out) of
+ * the requests answered from `fromMs` to `toMs`.
+ */
+function serverLatency(logFile: string, fromMs = 0, toMs = Number.POSITIVE_INFINITY): { p50: number; p99: number } {
   const durations = readFileSync(logFile, "utf8").split("\n").filter((l) => l.includes('"msg":"request"'))
-    .map((l) => Number((JSON.parse(l) as { duration_ms: number }).duration_ms)).sort((a, b) => a - b);
+    .map((l) => JSON.parse(l) as { time: string; duration_ms: number }).filter((l) => Date.parse(l.time) >= fromMs && Date.parse(l.time) <= toMs)
+    .map((l) => Number(l.duration_ms)).sort((a, b) => a - b);
   const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(durations.length * q))] ?? NaN;
   return { p50: at(0.5), p99: at(0.99) };
 }
@@ -358,12 +369,37 @@ async function main(): Promise<void> {
     };
     const skipped = { result: none, cpu: noCpu, stats: noStats };
 
-    let half = skipped;
-    let halfServer = { p50: Number.NaN, p99: Number.NaN };
+    // Half rate: steady open-loop arrivals (bench/open-loop.ts says why not autocannon's overallRate), the first
+    // seconds as warm-up; then, on the same warmed-up service, autocannon's overallRate as every run before had it.
+    let half = { ...skipped, server: { p50: Number.NaN, p99: Number.NaN }, coldP99: Number.NaN, autocannon: none };
     if (runs("half")) {
-      log("ours: single events at half of that rate");
-      half = await measuredLoad("half", "/track", SINGLE_BODY, { rate: Math.floor(single.okPerSecond / 2) });
-      halfServer = serverLatency(join(dir, "ingest-half.log"));
+      const rate = Math.floor(single.okPerSecond / 2);
+      log(`ours: single events at half of that rate (${rate} req/s, steady arrivals, ${HALF_WARMUP_SECONDS} s warm-up; then autocannon's overallRate)`);
+      const ours = await startIngest("half");
+      let meter: (() => CpuShare) | undefined;
+      let gcBefore: Promise<number> | undefined;
+      let measuredFromMs = 0;
+      const steady = await openLoop({
+        origin: ours.url, path: "/track", headers: { "content-type": "application/json", authorization: AUTH }, body: SINGLE_BODY,
+        rate, seconds: SECONDS, warmupSeconds: HALF_WARMUP_SECONDS, connections: CONNECTIONS,
+        onMeasuring: () => {
+          measuredFromMs = Date.now();
+          meter = cpuMeter(ours.child.pid as number, clickhousePid);
+          // Reading /metrics restarts the event-loop delay histogram (prom-client resets it on collect); GC is a sum.
+          gcBefore = runtimeStats(ours.url).then((s) => s.gcMs);
+        },
+      });
+      const cpu = meter?.() ?? noCpu;
+      const measuredToMs = Date.now();
+      const stats = await runtimeStats(ours.url);
+      const autocannon = await load(ours.url, "/track", SINGLE_BODY, { rate });
+      await stopChild(ours);
+      half = {
+        result: { okPerSecond: steady.ok / SECONDS, non2xx: steady.non2xx, errors: steady.errors, p50: steady.p50, p99: steady.p99, statuses: { 200: steady.ok } },
+        cpu, stats: { ...stats, gcMs: stats.gcMs - ((await gcBefore) ?? 0) },
+        server: serverLatency(join(dir, "ingest-half.log"), measuredFromMs, measuredToMs),
+        coldP99: steady.warmup.p99, autocannon,
+      };
     }
 
     let batch = skipped;
@@ -454,7 +490,8 @@ async function main(): Promise<void> {
     const rows: [string, string, string][] = [
       ["single events, baseline (reference tracker, not durable)", `${baselineSingle.okPerSecond.toFixed(0)} req/s`, `p99 ${baselineSingle.p99} ms`],
       ["single events, ingest (durable, fsync'd)", `${single.okPerSecond.toFixed(0)} req/s`, `${(single.okPerSecond / baselineSingle.okPerSecond).toFixed(2)}x baseline, p99 ${single.p99} ms`],
-      [`single events at half rate (${Math.floor(single.okPerSecond / 2)} req/s)`, `p99 ${half.result.p99} ms`, `p50 ${half.result.p50} ms (client); server-side p99 ${halfServer.p99} ms, p50 ${halfServer.p50} ms`],
+      [`single events at half rate (${Math.floor(single.okPerSecond / 2)} req/s)`, `p99 ${ms(half.result.p99)} ms`, `p50 ${ms(half.result.p50)} ms (client, steady arrivals after ${HALF_WARMUP_SECONDS} s of warm-up, whose p99 was ${ms(half.coldP99)} ms; ${half.result.non2xx + half.result.errors} not 2xx); server-side p99 ${half.server.p99} ms, p50 ${half.server.p50} ms`],
+      ["  (half rate: autocannon overallRate)", `p99 ${half.autocannon.p99} ms`, `p50 ${half.autocannon.p50} ms, the same service afterwards (per-second budgets: bursts, as in runs A-M)`],
       ["  (half rate: where the time went)", "", `${cores(half.cpu)}; ingest event-loop delay p99 ${half.stats.loopP99Ms} ms, max ${half.stats.loopMaxMs} ms; GC ${half.stats.gcMs} ms`],
       ["batches of 100, ingest (durable)", `${(batch.result.okPerSecond * BATCH_SIZE).toFixed(0)} events/s`, `p99 ${batch.result.p99} ms`],
       ["  (batches: where the time went)", "", `${cores(batch.cpu)}; ingest event-loop delay p99 ${batch.stats.loopP99Ms} ms, max ${batch.stats.loopMaxMs} ms; GC ${batch.stats.gcMs} ms`],
@@ -473,7 +510,9 @@ async function main(): Promise<void> {
       baseline_single_rps: figure(baselineSingle.okPerSecond),
       single_ratio: figure(single.okPerSecond / baselineSingle.okPerSecond, 2),
       single_p99_ms: figure(half.result.p99, 2),
-      single_p99_server_ms: figure(halfServer.p99, 2),
+      single_p99_warmup_ms: figure(half.coldP99, 2),
+      single_p99_autocannon_ms: figure(half.autocannon.p99, 2),
+      single_p99_server_ms: figure(half.server.p99, 2),
       single_half_rate_rps: figure(Math.floor(single.okPerSecond / 2)),
       batch_events_per_s: figure(batch.result.okPerSecond * BATCH_SIZE),
       e2e_events_per_s: figure(e2e),

@@ -28,6 +28,8 @@ export interface IngestConfig {
     readonly batchMaxEvents: number;
     /** Seal (and so ship) a segment at least this often. Defaults to 1000. */
     readonly flushIntervalMs: number;
+    /** Least time between two group commits (fsyncs) of the spool. Defaults to 2. */
+    readonly groupCommitIntervalMs: number;
   };
   /** Message ids remembered for the 24-hour idempotency window. Defaults to 2,000,000 (about 32-64 MB). */
   readonly dedupMaxIds: number;
@@ -111,6 +113,7 @@ export function loadIngestConfig(env: Env): IngestConfig {
       maxBytes: integer("INGEST_SPOOL_MAX_BYTES", 1024 ** 3, 1024 * 1024, 1024 ** 4),
       batchMaxEvents: integer("INGEST_BATCH_MAX_EVENTS", 50_000, 1, 1_000_000),
       flushIntervalMs: integer("INGEST_FLUSH_INTERVAL_MS", 1000, 10, 60_000),
+      groupCommitIntervalMs: integer("INGEST_GROUP_COMMIT_INTERVAL_MS", 2, 0, 100),
     },
     dedupMaxIds: integer("INGEST_DEDUP_MAX_IDS", 2_000_000, 1000, 100_000_000),
     retryAfterSeconds: integer("INGEST_RETRY_AFTER_SECONDS", 5, 1, 3600),

@@ -30,6 +30,7 @@ export async function createService(config: IngestConfig, logger: Logger, sink?:
     maxBytes: config.spool.maxBytes,
     segmentMaxRows: config.spool.batchMaxEvents,
     sealAfterMs: config.spool.flushIntervalMs,
+    groupCommitIntervalMs: config.spool.groupCommitIntervalMs,
     messageIds,
   });
   metrics.tornTails.inc(recovery.tornTails);

@@ -8,7 +8,9 @@ describe("ingest configuration from the environment", () => {
     const c = loadIngestConfig(minimal);
     expect(c.writeKeys).toEqual(["key-aaaaaaaa", "key-bbbbbbbb"]);
     expect(c).toMatchObject({ host: "127.0.0.1", port: 8080, clickhouse: { username: "ingest_writer", database: "analytics" },
-      spool: { maxBytes: 1024 ** 3, batchMaxEvents: 50_000, flushIntervalMs: 1000 }, retryAfterSeconds: 5 });
+      spool: { maxBytes: 1024 ** 3, batchMaxEvents: 50_000, flushIntervalMs: 1000, groupCommitIntervalMs: 2 }, retryAfterSeconds: 5 });
+    expect(loadIngestConfig({ ...minimal, INGEST_GROUP_COMMIT_INTERVAL_MS: "0" }).spool.groupCommitIntervalMs).toBe(0);
+    expect(() => loadIngestConfig({ ...minimal, INGEST_GROUP_COMMIT_INTERVAL_MS: "1000" })).toThrow(/INGEST_GROUP_COMMIT_INTERVAL_MS/);
   });
 
   it("lists every problem at once, naming the variable", () => {

@@ -7,7 +7,8 @@ import { copyFileSync, existsSync, mkdtempSync, appendFileSync, readdirSync, rea
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { open } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { createClickHouseSink, type ClickHouseSink } from "../../ingest/src/clickhouse-sink";
 import { MessageIdIndex } from "../../ingest/src/message-id-index";
@@ -28,8 +29,8 @@ function record(names: string[], firstId: number): { buf: Buffer; rows: number }
   return { buf, rows: rows.length };
 }
 
-async function openSpool(dir: string, messageIds = new MessageIdIndex()) {
-  return Spool.open({ dir, maxBytes: 64 * 1024 * 1024, segmentMaxRows: 1000, sealAfterMs: 60_000, messageIds });
+async function openSpool(dir: string, messageIds = new MessageIdIndex(), groupCommitIntervalMs?: number) {
+  return Spool.open({ dir, maxBytes: 64 * 1024 * 1024, segmentMaxRows: 1000, sealAfterMs: 60_000, messageIds, groupCommitIntervalMs });
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
@@ -68,6 +69,24 @@ describe("spool and shipper", () => {
     expect(spool.rows).toBe(200);
     await spool.sealNow();
     expect(spool.sealedSegments()).toHaveLength(1);
+    await spool.close();
+  });
+
+  it.each([[150, 1], [0, 2]])("with groups at most every %i ms, two appends 20 ms apart after a commit take %i fsync(s)", async (intervalMs, fsyncs) => {
+    const { spool } = await openSpool(join(dir, `interval-${intervalMs}`), new MessageIdIndex(), intervalMs);
+    await spool.append(record(["a"], 0).buf, 1, Date.now());
+    // Count fdatasyncs on the spool's file handles (the FileHandle class, reached through any open handle).
+    const probe = await open(join(dir, `interval-${intervalMs}`, "probe"), "w");
+    const datasync = vi.spyOn(Object.getPrototypeOf(probe) as { datasync: () => Promise<void> }, "datasync");
+    await probe.close();
+    const first = spool.append(record(["b"], 1).buf, 1, Date.now());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = spool.append(record(["c"], 2).buf, 1, Date.now());
+    await Promise.all([first, second]);
+    const calls = datasync.mock.calls.length;
+    datasync.mockRestore();
+    expect(calls).toBe(fsyncs);
+    expect(spool.rows).toBe(3);
     await spool.close();
   });
 
