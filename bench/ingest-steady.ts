@@ -1,0 +1,112 @@
+/**
+ * `npm run bench:ingest-steady -- --rate N`: the ingest alone under steady open-loop arrivals (bench/open-loop.ts),
+ * with the CPU each of its threads used per request, to see what a request costs when requests do not come in bursts.
+ * ClickHouse is left out on purpose: `--clickhouse none` (default) points the shipper at a closed port (events stay
+ * spooled, its retries are cheap); `--clickhouse stub` at an HTTP stub that accepts every insert at once, so the
+ * shipper's own work is included but no database competes for the cores. A diagnostic, not a target: the figures it
+ * printed are in docs/benchmarks-ingest.md ("Fourth round").
+ *
+ * Options: --rate N (requests/s, default 4000), --seconds N (measured, default 6; after 3 s of warm-up),
+ * --group-commit-ms N (INGEST_GROUP_COMMIT_INTERVAL_MS, default: the service's), --clickhouse none|stub.
+ */
+import { execFileSync, fork } from "node:child_process";
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openLoop } from "./open-loop";
+
+const args = process.argv.slice(2);
+const flag = (name: string) => { const at = args.indexOf(`--${name}`); return at < 0 ? undefined : args[at + 1] ?? ""; };
+const number = (name: string, fallback: number, min: number) => {
+  const raw = flag(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) {
+    process.stderr.write(`--${name}: got ${JSON.stringify(raw)}, expected a number >= ${min}\n`);
+    process.exit(2);
+  }
+  return value;
+};
+if (args.includes("--help")) {
+  process.stdout.write("usage: npm run bench:ingest-steady -- [--rate N] [--seconds N] [--group-commit-ms N] [--clickhouse none|stub]\n");
+  process.exit(0);
+}
+const RATE = number("rate", 4000, 1);
+const SECONDS = number("seconds", 6, 1);
+const GROUP_COMMIT_MS = flag("group-commit-ms") === undefined ? undefined : number("group-commit-ms", 2, 0);
+const CLICKHOUSE = flag("clickhouse") ?? "none";
+if (CLICKHOUSE !== "none" && CLICKHOUSE !== "stub") {
+  process.stderr.write(`--clickhouse: got ${JSON.stringify(CLICKHOUSE)}, expected none or stub\n`);
+  process.exit(2);
+}
+const ROOT = join(__dirname, "..");
+const WRITE_KEY = "wk_steady_0123456789abcdef";
+
+/** CPU seconds (user, system) of each thread of a process, by "tid:name". */
+function threadCpu(pid: number): Map<string, [number, number]> {
+  const ticks = 100; // USER_HZ on Linux
+  return new Map(readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ");
+    const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+    return [`${tid}:${name}`, [Number(fields[11]) / ticks, Number(fields[12]) / ticks]];
+  }));
+}
+
+async function main(): Promise<void> {
+  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "ingest", "tsconfig.json")], { stdio: "inherit" });
+  const dir = mkdtempSync(join(tmpdir(), "ingest-steady-"));
+  const stub = createServer((req, res) => { req.resume(); req.on("end", () => res.writeHead(200).end()); });
+  await new Promise<void>((resolve) => stub.listen(0, "127.0.0.1", resolve));
+  const clickhouseUrl = CLICKHOUSE === "stub" ? `http://127.0.0.1:${(stub.address() as AddressInfo).port}` : "http://127.0.0.1:9";
+  const log = join(dir, "ingest.log");
+  const out = openSync(log, "w");
+  const child = fork(join(ROOT, "ingest", "dist", "server.js"), [], {
+    env: {
+      PATH: process.env.PATH, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_WRITE_KEYS: WRITE_KEY, CLICKHOUSE_URL: clickhouseUrl,
+      CLICKHOUSE_USER: "default", CLICKHOUSE_PASSWORD: "steady", INGEST_SPOOL_DIR: join(dir, "spool"),
+      ...(GROUP_COMMIT_MS === undefined ? {} : { INGEST_GROUP_COMMIT_INTERVAL_MS: String(GROUP_COMMIT_MS) }),
+    },
+    stdio: ["ignore", out, out, "ipc"],
+  });
+  try {
+    let origin = "";
+    for (const deadline = Date.now() + 30_000; !origin; await new Promise((resolve) => setTimeout(resolve, 100))) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the ingest did not start; see ${log}`);
+      origin = /"address":"(http:[^"]+)"/.exec(readFileSync(log, "utf8"))?.[1] ?? "";
+    }
+    let before = new Map<string, [number, number]>();
+    let startedMs = 0;
+    const result = await openLoop({
+      origin, path: "/track", rate: RATE, seconds: SECONDS, warmupSeconds: 3, connections: 50,
+      headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString("base64")}` },
+      body: JSON.stringify({ user_id: 123456, event_name: "page_view", properties: { plan: "pro", path: "/pricing" } }),
+      onMeasuring: () => { before = threadCpu(child.pid as number); startedMs = performance.now(); },
+    });
+    const after = threadCpu(child.pid as number);
+    const seconds = (performance.now() - startedMs) / 1000;
+    let user = 0;
+    let system = 0;
+    console.log(`rate ${RATE}/s for ${SECONDS} s (ClickHouse: ${CLICKHOUSE}): p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.ok} ok, ${result.non2xx + result.errors} not`);
+    for (const [thread, [u, s]] of after) {
+      const [u0, s0] = before.get(thread) ?? [0, 0];
+      const du = (u - u0) / seconds;
+      const ds = (s - s0) / seconds;
+      user += du;
+      system += ds;
+      if (du + ds >= 0.01) console.log(`  thread ${thread.padEnd(20)} user ${du.toFixed(2)} system ${ds.toFixed(2)} cores`);
+    }
+    console.log(`  ingest: ${(user + system).toFixed(2)} cores (user ${user.toFixed(2)}, system ${system.toFixed(2)}), ${Math.round(((user + system) * 1e6) / RATE)} µs of CPU per request`);
+    console.log(JSON.stringify({ rate: RATE, clickhouse: CLICKHOUSE, group_commit_ms: GROUP_COMMIT_MS ?? null, p50_ms: Number(result.p50.toFixed(2)), p99_ms: Number(result.p99.toFixed(2)), cores: Number((user + system).toFixed(3)), cpu_us_per_request: Math.round(((user + system) * 1e6) / RATE) }));
+  } finally {
+    child.kill("SIGKILL");
+    stub.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:ingest-steady failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
