@@ -65,13 +65,29 @@ export function quantile(sorted: Float64Array, q: number): number {
 
 /**
  * The length of the first complete HTTP/1.1 response in `data` and its status, or undefined while incomplete.
- * Enough for the ingest's answers: a status line, headers with Content-Length, a body of that length.
+ * Enough for the ingest's answers (a body of Content-Length bytes) and for chunked bodies (Node's http server
+ * without a Content-Length): reading a chunked body as empty would leave its chunks to be taken for the next answer.
  */
 export function completeResponse(data: Buffer): { length: number; status: number } | undefined {
   const headerEnd = data.indexOf("\r\n\r\n");
   if (headerEnd < 0) return undefined;
   const head = data.toString("latin1", 0, headerEnd);
   const status = Number(head.slice(9, 12));
+  if (/\r\ntransfer-encoding:[^\r]*chunked/i.test(head)) {
+    // "<hex size>[;ext]\r\n<size bytes>\r\n" until a zero-size chunk, then optional trailers and an empty line.
+    for (let at = headerEnd + 4; ;) {
+      const lineEnd = data.indexOf("\r\n", at);
+      if (lineEnd < 0) return undefined;
+      const size = Number.parseInt(data.toString("latin1", at, lineEnd), 16);
+      if (!(size >= 0)) throw new Error(`open-loop: malformed chunk size ${JSON.stringify(data.toString("latin1", at, lineEnd))}`);
+      if (size === 0) {
+        const end = data.indexOf("\r\n\r\n", lineEnd);
+        return end < 0 ? undefined : { length: end + 4, status };
+      }
+      at = lineEnd + 2 + size + 2;
+      if (at > data.length) return undefined;
+    }
+  }
   const match = /\r\ncontent-length:\s*(\d+)/i.exec(head);
   const length = headerEnd + 4 + (match ? Number(match[1]) : 0);
   return data.length >= length ? { length, status } : undefined;
@@ -123,10 +139,19 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
       dispatch(connection);
     });
   })));
+  let open = connections.length;
   for (const connection of connections) {
     connection.socket.removeAllListeners("error");
-    // A broken connection fails its request (latency Infinity, counted as an error) and leaves the pool.
-    connection.socket.on("error", () => { if (connection.inFlight >= 0) { done++; connection.inFlight = -1; } });
+    // A connection that breaks, or that the server closes, fails its request (latency Infinity, counted as an error)
+    // and leaves the pool, idle or not ('close' follows every 'error', and a plain close has no 'error').
+    connection.socket.on("error", () => {});
+    connection.socket.once("close", () => {
+      open--;
+      if (connection.inFlight >= 0) done++;
+      connection.inFlight = -1;
+      const at = idle.indexOf(connection);
+      if (at >= 0) idle.splice(at, 1);
+    });
     idle.push(connection);
   }
 
@@ -148,7 +173,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     tick();
   });
   const giveUpMs = performance.now() + 30_000;
-  while (done < total && performance.now() < giveUpMs) await new Promise((resolve) => setTimeout(resolve, 5));
+  while (done < total && open > 0 && performance.now() < giveUpMs) await new Promise((resolve) => setTimeout(resolve, 5));
   let unanswered = 0;
   for (let i = warm; i < total; i++) if (latencies[i] === Number.POSITIVE_INFINITY) unanswered++;
   const counts = { sent: total - warm, ok, non2xx, errors: unanswered };
