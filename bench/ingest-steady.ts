@@ -19,12 +19,13 @@ import { openLoop } from "./open-loop";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => { const at = args.indexOf(`--${name}`); return at < 0 ? undefined : args[at + 1] ?? ""; };
-const number = (name: string, fallback: number, min: number) => {
+const number = (name: string, fallback: number, min: number, max = Number.POSITIVE_INFINITY) => {
   const raw = flag(name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    process.stderr.write(`--${name}: got ${JSON.stringify(raw)}, expected a number >= ${min}\n`);
+  // Number("") is 0: a flag given without its value must not pass as 0.
+  if (raw.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
+    process.stderr.write(`--${name}: got ${JSON.stringify(raw)}, expected a number >= ${min}${max < Number.POSITIVE_INFINITY ? ` and <= ${max}` : ""}\n`);
     process.exit(2);
   }
   return value;
@@ -35,7 +36,12 @@ if (args.includes("--help")) {
 }
 const RATE = number("rate", 4000, 1);
 const SECONDS = number("seconds", 6, 1);
-const GROUP_COMMIT_MS = flag("group-commit-ms") === undefined ? undefined : number("group-commit-ms", 2, 0);
+// The service's own bounds (ingest/src/config.ts), so a value it would refuse is refused here, naming the flag.
+const GROUP_COMMIT_MS = flag("group-commit-ms") === undefined ? undefined : number("group-commit-ms", 2, 0, 100);
+if (GROUP_COMMIT_MS !== undefined && !Number.isInteger(GROUP_COMMIT_MS)) {
+  process.stderr.write(`--group-commit-ms: got ${GROUP_COMMIT_MS}, expected a whole number of milliseconds\n`);
+  process.exit(2);
+}
 const CLICKHOUSE = flag("clickhouse") ?? "none";
 if (CLICKHOUSE !== "none" && CLICKHOUSE !== "stub") {
   process.stderr.write(`--clickhouse: got ${JSON.stringify(CLICKHOUSE)}, expected none or stub\n`);
@@ -73,7 +79,8 @@ async function main(): Promise<void> {
   try {
     let origin = "";
     for (const deadline = Date.now() + 30_000; !origin; await new Promise((resolve) => setTimeout(resolve, 100))) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the ingest did not start; see ${log}`);
+      // The log is deleted with the directory below, so what it says goes into the error.
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the ingest did not start; its log:\n${readFileSync(log, "utf8")}`);
       origin = /"address":"(http:[^"]+)"/.exec(readFileSync(log, "utf8"))?.[1] ?? "";
     }
     let before = new Map<string, [number, number]>();
