@@ -11,8 +11,9 @@
  * - A segment is deleted only when every table's insert succeeded (Spool.complete).
  * - While one segment is being inserted, the next sealed one is read, checked and hashed, so ClickHouse does not
  *   sit idle between inserts waiting for us (one segment ahead at most: memory stays bounded). Not when the event
- *   loop is nearly saturated (requests come first): then ClickHouse, on the same cores, gets fewer cycles, the spool
- *   absorbs the difference, and shipping catches up when the load drops.
+ *   loop is nearly saturated (requests come first): then shipping waits while requests alone keep the loop busy
+ *   (at most `deferMaxMs` in a row, never once the spool is half full or while draining), ClickHouse on the same
+ *   cores takes no cycles from accepting, the spool absorbs the burst, and shipping catches up when the load drops.
  * - One JSON log line per segment shipped: events per table, duration, spool backlog.
  */
 import { createHash } from "node:crypto";
@@ -39,8 +40,13 @@ export interface ShipperOptions {
   readonly deadLetterFile: string;
   readonly retryInitialMs?: number;
   readonly retryMaxMs?: number;
-  /** Prepare the next segment ahead only while the event loop was busy less than this share of the time since the last segment. Defaults to 0.95. */
+  /**
+   * Prepare the next segment ahead only while the event loop was busy less than this share of the time since the last
+   * segment; at or above it, shipping waits while requests alone keep the loop this busy. Defaults to 0.95.
+   */
   readonly prefetchBelowUtilization?: number;
+  /** The longest shipping waits for requests in a row before one segment ships anyway. Defaults to 10000. */
+  readonly deferMaxMs?: number;
 }
 
 /**
@@ -120,9 +126,11 @@ export class Shipper {
         continue;
       }
       try {
+        const busy = !this.requestsLeaveRoom();
+        if (busy && (await this.deferredWhileRequestsSaturate())) continue;
         const prepared = await this.prepared(segment);
         const following = spool.sealedSegments()[1];
-        const ahead = following !== undefined && this.requestsLeaveRoom();
+        const ahead = following !== undefined && !busy;
         if (ahead) this.prefetch(following);
         await this.ship(segment, prepared, ahead);
       } catch (error) {
@@ -143,6 +151,60 @@ export class Shipper {
 
   /** Share of time the event loop was busy since the last segment (logged with each flush). */
   private loopUtilization = 0;
+
+  /** When shipping began to wait for requests to leave the event loop room (undefined: not waiting). */
+  private deferringSinceMs: number | undefined;
+  private pauseTimer: NodeJS.Timeout | undefined;
+  private pauseDone: (() => void) | undefined;
+
+  /**
+   * Requests come first: while requests alone keep the event loop saturated, shipping waits, the spool absorbs the
+   * burst, and ClickHouse (on the same cores) does not take cycles from accepting. Checked over a short pause in which
+   * the shipper does nothing, so its own work cannot make it wait. Never while draining, once the spool is half full,
+   * or for more than `deferMaxMs` in a row (then one segment ships). Returns whether it waited (the caller looks again).
+   */
+  private async deferredWhileRequestsSaturate(): Promise<boolean> {
+    const threshold = this.options.prefetchBelowUtilization ?? 0.95;
+    const maxMs = this.options.deferMaxMs ?? 10_000;
+    if (this.stopped || Number.isFinite(this.deadlineMs) || this.options.spool.fillRatio >= 0.5) return false;
+    if (this.deferringSinceMs !== undefined && Date.now() - this.deferringSinceMs >= maxMs) {
+      this.endDeferring();
+      return false;
+    }
+    const before = performance.eventLoopUtilization();
+    await this.pause(100);
+    const utilization = performance.eventLoopUtilization(before).utilization;
+    this.loopUsage = performance.eventLoopUtilization();
+    if (utilization < threshold || this.stopped || Number.isFinite(this.deadlineMs)) {
+      this.endDeferring();
+      return false;
+    }
+    this.deferringSinceMs ??= Date.now();
+    return true;
+  }
+
+  /** How long shipping waited for requests before the segment being shipped (logged with its flush line). */
+  private deferredMs = 0;
+
+  private endDeferring(): void {
+    if (this.deferringSinceMs !== undefined) this.deferredMs = Date.now() - this.deferringSinceMs;
+    this.deferringSinceMs = undefined;
+  }
+
+  /** A wait that sealed segments do not cut short (sleep's does); stop() and drain() do. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.pauseDone = resolve;
+      this.pauseTimer = setTimeout(() => this.endPause(), ms);
+    });
+  }
+
+  private endPause(): void {
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    const done = this.pauseDone;
+    this.pauseDone = undefined;
+    done?.();
+  }
 
   /** Whether the event loop had spare time since the last call (requests come before shipping ahead). */
   private requestsLeaveRoom(): boolean {
@@ -187,9 +249,10 @@ export class Shipper {
     const oldest = spool.oldestReceivedAtMs;
     logger.info({
       msg: "flush", segment: segment.id, events, tables, duration_ms: Date.now() - startedMs,
-      loop_utilization: Number(this.loopUtilization.toFixed(2)), preparing_next: preparingNext,
+      loop_utilization: Number(this.loopUtilization.toFixed(2)), preparing_next: preparingNext, deferred_ms: this.deferredMs,
       spool_bytes: spool.bytes, spool_events: spool.rows, oldest_unshipped_age_s: oldest === undefined ? 0 : (Date.now() - oldest) / 1000,
     });
+    this.deferredMs = 0;
   }
 
   /** Inserts until ClickHouse has the rows (or has refused each bad row for good). */
@@ -262,6 +325,7 @@ export class Shipper {
    */
   async drain(deadlineMs: number): Promise<boolean> {
     this.deadlineMs = deadlineMs;
+    this.endPause();
     await this.options.spool.sealNow();
     this.start();
     this.wake();
@@ -278,6 +342,7 @@ export class Shipper {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.endPause();
     this.wake();
     await this.running;
   }

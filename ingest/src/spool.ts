@@ -388,6 +388,11 @@ export class Spool {
     return this.sealedBytes + this.activeBytes + this.pendingBytes;
   }
 
+  /** Share of maxBytes held. */
+  get fillRatio(): number {
+    return this.bytes / this.options.maxBytes;
+  }
+
   /** Rows not yet acknowledged by ClickHouse (sealed plus active segments). */
   get rows(): number {
     let rows = this.active?.budget.size ?? 0;

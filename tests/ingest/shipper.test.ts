@@ -90,6 +90,66 @@ describe("spool and shipper", () => {
     await spool.close();
   });
 
+  describe("while requests saturate the event loop", () => {
+    /** Keeps this process's event loop busy (as a flood of requests would) in 20 ms slices until stopped. */
+    function saturate(): () => void {
+      let running = true;
+      const spin = () => {
+        const end = performance.now() + 20;
+        while (performance.now() < end) { /* busy */ }
+        if (running) setImmediate(spin);
+      };
+      setImmediate(spin);
+      return () => { running = false; };
+    }
+    async function sealedSegment(name: string) {
+      const { spool } = await openSpool(join(dir, name));
+      await spool.append(record(["a", "b"], 0).buf, 2, Date.now());
+      await spool.sealNow();
+      const inserted: string[] = [];
+      const recording: ClickHouseSink = { insert: async (table) => { inserted.push(table); }, ping: async () => true, close: async () => {} };
+      return { spool, inserted, recording };
+    }
+
+    it("ships nothing until the requests leave room, then ships", async () => {
+      const { spool, inserted, recording } = await sealedSegment("defer");
+      const shipper = new Shipper({ spool, sink: recording, logger, metrics: createMetrics(), deadLetterFile: deadLetterFilePath(join(dir, "defer")), deferMaxMs: 60_000 });
+      // Busy before the shipper starts, so its first look at the event loop already finds it saturated.
+      const release = saturate();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      shipper.start();
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(inserted).toEqual([]);
+      release();
+      await until("the segment to ship once the loop is free", () => spool.sealedSegments().length === 0, 5000);
+      expect(inserted).toEqual(["events"]);
+      await shipper.stop();
+      await spool.close();
+    });
+
+    it("ships anyway after deferMaxMs, and at once when draining", async () => {
+      const first = await sealedSegment("defer-max");
+      const release = saturate();
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const shipper = new Shipper({ spool: first.spool, sink: first.recording, logger, metrics: createMetrics(), deadLetterFile: deadLetterFilePath(join(dir, "defer-max")), deferMaxMs: 500 });
+        shipper.start();
+        await until("the segment to ship after deferMaxMs", () => first.spool.sealedSegments().length === 0, 10_000);
+        await shipper.stop();
+        await first.spool.close();
+
+        const second = await sealedSegment("defer-drain");
+        const draining = new Shipper({ spool: second.spool, sink: second.recording, logger, metrics: createMetrics(), deadLetterFile: deadLetterFilePath(join(dir, "defer-drain")), deferMaxMs: 60_000 });
+        expect(await draining.drain(Date.now() + 10_000)).toBe(true);
+        expect(second.inserted).toEqual(["events"]);
+        await draining.stop();
+        await second.spool.close();
+      } finally {
+        release();
+      }
+    });
+  });
+
   it("drops a torn tail record on restart and counts it", async () => {
     const spoolDir = join(dir, "torn");
     const { spool } = await openSpool(spoolDir);
