@@ -166,8 +166,8 @@ export class Shipper {
   private async deferredWhileRequestsSaturate(): Promise<boolean> {
     const threshold = this.options.prefetchBelowUtilization ?? 0.95;
     const maxMs = this.options.deferMaxMs ?? 10_000;
-    if (this.stopped || Number.isFinite(this.deadlineMs) || this.options.spool.fillRatio >= 0.5) return false;
-    if (this.deferringSinceMs !== undefined && Date.now() - this.deferringSinceMs >= maxMs) {
+    if (Number.isFinite(this.deadlineMs) || this.options.spool.fillRatio >= 0.5 || (this.deferringSinceMs !== undefined && Date.now() - this.deferringSinceMs >= maxMs)) {
+      // Ends a wait in progress here too, so the flush line says how long it was and the next wait starts afresh.
       this.endDeferring();
       return false;
     }
@@ -175,7 +175,9 @@ export class Shipper {
     await this.pause(100);
     const utilization = performance.eventLoopUtilization(before).utilization;
     this.loopUsage = performance.eventLoopUtilization();
-    if (utilization < threshold || this.stopped || Number.isFinite(this.deadlineMs)) {
+    // Stopped while pausing: the loop ends without reading the segment.
+    if (this.stopped) return true;
+    if (utilization < threshold || Number.isFinite(this.deadlineMs)) {
       this.endDeferring();
       return false;
     }

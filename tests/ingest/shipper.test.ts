@@ -134,12 +134,19 @@ describe("spool and shipper", () => {
         await new Promise((resolve) => setTimeout(resolve, 300));
         const shipper = new Shipper({ spool: first.spool, sink: first.recording, logger, metrics: createMetrics(), deadLetterFile: deadLetterFilePath(join(dir, "defer-max")), deferMaxMs: 500 });
         shipper.start();
+        // It waits first (else this test would pass without any waiting): deferMaxMs counts from the end of a 100 ms look.
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        expect(first.inserted).toEqual([]);
         await until("the segment to ship after deferMaxMs", () => first.spool.sealedSegments().length === 0, 10_000);
         await shipper.stop();
         await first.spool.close();
 
         const second = await sealedSegment("defer-drain");
         const draining = new Shipper({ spool: second.spool, sink: second.recording, logger, metrics: createMetrics(), deadLetterFile: deadLetterFilePath(join(dir, "defer-drain")), deferMaxMs: 60_000 });
+        // Already waiting for requests when the drain begins, as at SIGTERM.
+        draining.start();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(second.inserted).toEqual([]);
         expect(await draining.drain(Date.now() + 10_000)).toBe(true);
         expect(second.inserted).toEqual(["events"]);
         await draining.stop();
