@@ -9,12 +9,13 @@
  * Options: --rate N (requests/s, default 4000), --seconds N (measured, default 6; after 3 s of warm-up),
  * --group-commit-ms N (INGEST_GROUP_COMMIT_INTERVAL_MS, default: the service's), --clickhouse none|stub.
  */
-import { execFileSync, fork } from "node:child_process";
-import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compileIngest, startChild, statCpuSeconds } from "./children";
 import { openLoop } from "./open-loop";
 
 const args = process.argv.slice(2);
@@ -47,51 +48,46 @@ if (CLICKHOUSE !== "none" && CLICKHOUSE !== "stub") {
   process.stderr.write(`--clickhouse: got ${JSON.stringify(CLICKHOUSE)}, expected none or stub\n`);
   process.exit(2);
 }
-const ROOT = join(__dirname, "..");
 const WRITE_KEY = "wk_steady_0123456789abcdef";
 
 /** CPU seconds (user, system) of each thread of a process, by "tid:name". */
 function threadCpu(pid: number): Map<string, [number, number]> {
-  const ticks = 100; // USER_HZ on Linux
   return new Map(readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ");
+    const { user, system } = statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
     const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
-    return [`${tid}:${name}`, [Number(fields[11]) / ticks, Number(fields[12]) / ticks]];
+    return [`${tid}:${name}`, [user, system]];
   }));
 }
 
 async function main(): Promise<void> {
-  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "ingest", "tsconfig.json")], { stdio: "inherit" });
+  const server = compileIngest();
   const dir = mkdtempSync(join(tmpdir(), "ingest-steady-"));
   const stub = createServer((req, res) => { req.resume(); req.on("end", () => res.writeHead(200).end()); });
   await new Promise<void>((resolve) => stub.listen(0, "127.0.0.1", resolve));
   const clickhouseUrl = CLICKHOUSE === "stub" ? `http://127.0.0.1:${(stub.address() as AddressInfo).port}` : "http://127.0.0.1:9";
   const log = join(dir, "ingest.log");
-  const out = openSync(log, "w");
-  const child = fork(join(ROOT, "ingest", "dist", "server.js"), [], {
-    env: {
-      PATH: process.env.PATH, INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_WRITE_KEYS: WRITE_KEY, CLICKHOUSE_URL: clickhouseUrl,
+  let child: ChildProcess | undefined;
+  try {
+    const started = await startChild(server, {
+      INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_WRITE_KEYS: WRITE_KEY, CLICKHOUSE_URL: clickhouseUrl,
       CLICKHOUSE_USER: "default", CLICKHOUSE_PASSWORD: "steady", INGEST_SPOOL_DIR: join(dir, "spool"),
       ...(GROUP_COMMIT_MS === undefined ? {} : { INGEST_GROUP_COMMIT_INTERVAL_MS: String(GROUP_COMMIT_MS) }),
-    },
-    stdio: ["ignore", out, out, "ipc"],
-  });
-  try {
-    let origin = "";
-    for (const deadline = Date.now() + 30_000; !origin; await new Promise((resolve) => setTimeout(resolve, 100))) {
+    }, log).catch((error: Error) => {
       // The log is deleted with the directory below, so what it says goes into the error.
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the ingest did not start; its log:\n${readFileSync(log, "utf8")}`);
-      origin = /"address":"(http:[^"]+)"/.exec(readFileSync(log, "utf8"))?.[1] ?? "";
-    }
+      throw new Error(`the ingest did not start (${error.message}); its log:\n${readFileSync(log, "utf8")}`);
+    });
+    child = started.child;
+    const pid = child.pid as number;
+    const origin = started.url;
     let before = new Map<string, [number, number]>();
     let startedMs = 0;
     const result = await openLoop({
       origin, path: "/track", rate: RATE, seconds: SECONDS, warmupSeconds: 3, connections: 50,
       headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString("base64")}` },
       body: JSON.stringify({ user_id: 123456, event_name: "page_view", properties: { plan: "pro", path: "/pricing" } }),
-      onMeasuring: () => { before = threadCpu(child.pid as number); startedMs = performance.now(); },
+      onMeasuring: () => { before = threadCpu(pid); startedMs = performance.now(); },
     });
-    const after = threadCpu(child.pid as number);
+    const after = threadCpu(pid);
     const seconds = (performance.now() - startedMs) / 1000;
     let user = 0;
     let system = 0;
@@ -107,7 +103,7 @@ async function main(): Promise<void> {
     console.log(`  ingest: ${(user + system).toFixed(2)} cores (user ${user.toFixed(2)}, system ${system.toFixed(2)}), ${Math.round(((user + system) * 1e6) / RATE)} µs of CPU per request`);
     console.log(JSON.stringify({ rate: RATE, clickhouse: CLICKHOUSE, group_commit_ms: GROUP_COMMIT_MS ?? null, p50_ms: Number(result.p50.toFixed(2)), p99_ms: Number(result.p99.toFixed(2)), cores: Number((user + system).toFixed(3)), cpu_us_per_request: Math.round(((user + system) * 1e6) / RATE) }));
   } finally {
-    child.kill("SIGKILL");
+    child?.kill("SIGKILL");
     stub.close();
     rmSync(dir, { recursive: true, force: true });
   }

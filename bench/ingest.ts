@@ -18,8 +18,7 @@
  * spends less of the shared 2 cores per request), --batch-connections N (default 10). The fixed-rate phases (half
  * rate, end to end, overload) use one request per connection, so their latencies are not queueing behind a pipeline.
  */
-import { execFileSync, fork, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -30,6 +29,7 @@ import { applyMigrations, readMigrationSources, splitStatements, toMigrationFile
 import { DEFAULT_FUNNEL } from "../dashboards/settings";
 import { startClickHouseHttp } from "../tests/support/clickhouse-http-server";
 import { normalizeEvents } from "../ingest/src/normalize-events";
+import { compileIngest, machineBusySeconds, startChild, statCpuSeconds, stopChild, type Started } from "./children";
 import { openLoop } from "./open-loop";
 
 const args = process.argv.slice(2);
@@ -126,44 +126,10 @@ function batchBodyFactory(): () => Buffer {
   };
 }
 
-interface Started {
-  readonly url: string;
-  readonly child: ChildProcess;
-}
-
-/** TypeScript children run under tsx; compiled JavaScript (the ingest, as its image runs it) under plain node. */
-function startChild(script: string, env: Record<string, string>, logFile: string, nodeArgs: readonly string[] = []): Promise<Started> {
-  const out = openSync(logFile, "a");
-  const execArgv = [...(script.endsWith(".ts") ? ["--import", "tsx"] : []), ...nodeArgs];
-  const child = fork(script, [], { execArgv, env: { PATH: process.env.PATH, ...env }, stdio: ["ignore", out, out, "ipc"] });
-  return new Promise((resolve, reject) => {
-    child.once("message", (m: { listening?: string }) => (m.listening ? resolve({ url: m.listening, child }) : reject(new Error("unexpected message"))));
-    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}; see ${logFile}`)));
-  });
-}
-
-async function stopChild(started: Started): Promise<void> {
-  // A child ended by a signal has exitCode null and signalCode set; waiting for its exit again would hang.
-  if (started.child.exitCode !== null || started.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => started.child.once("exit", resolve));
-  started.child.kill("SIGTERM");
-  await exited;
-}
-
-const CLOCK_TICKS_PER_S = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
-
-/** CPU seconds a process (all its threads) has used, from /proc/<pid>/stat (utime + stime). */
+/** CPU seconds a process (all its threads) has used (utime + stime). */
 function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
-}
-
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-function machineBusySeconds(): number {
-  const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
-  const idle = ticks[3] + ticks[4];
-  return (ticks.reduce((a, b) => a + b, 0) - idle) / CLOCK_TICKS_PER_S;
+  const { user, system } = statCpuSeconds(`/proc/${pid}/stat`);
+  return user + system;
 }
 
 /** Pid of our ClickHouse HTTP child (chDB), found among this process's children by its script name. */
@@ -326,8 +292,7 @@ async function main(): Promise<void> {
     });
 
     log("compiling the ingest service (ingest/dist, as the image runs it)");
-    execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(ROOT, "ingest", "tsconfig.json")], { stdio: "inherit" });
-    const server = join(ROOT, "ingest", "dist", "server.js");
+    const server = compileIngest();
 
     const clickhousePid = clickhouseChildPid();
     const profileDir = CPU_PROF ? mkdtempSync(join(tmpdir(), "bench-ingest-profiles-")) : "";
