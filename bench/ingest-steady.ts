@@ -4,10 +4,12 @@
  * ClickHouse is left out on purpose: `--clickhouse none` (default) points the shipper at a closed port (events stay
  * spooled, its retries are cheap); `--clickhouse stub` at an HTTP stub that accepts every insert at once, so the
  * shipper's own work is included but no database competes for the cores. A diagnostic, not a target: the figures it
- * printed are in docs/benchmarks-ingest.md ("Fourth round").
+ * printed are in docs/benchmarks-ingest.md ("Fourth round" and "Fifth look").
  *
  * Options: --rate N (requests/s, default 4000), --seconds N (measured, default 6; after 3 s of warm-up),
- * --group-commit-ms N (INGEST_GROUP_COMMIT_INTERVAL_MS, default: the service's), --clickhouse none|stub.
+ * --group-commit-ms N (INGEST_GROUP_COMMIT_INTERVAL_MS, default: the service's), --clickhouse none|stub,
+ * --server ingest|floor (default ingest; floor: bench/floor-server.ts, bare Fastify that parses and answers, the
+ * least a request can cost here under the same load).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
@@ -32,7 +34,7 @@ const number = (name: string, fallback: number, min: number, max = Number.POSITI
   return value;
 };
 if (args.includes("--help")) {
-  process.stdout.write("usage: npm run bench:ingest-steady -- [--rate N] [--seconds N] [--group-commit-ms N] [--clickhouse none|stub]\n");
+  process.stdout.write("usage: npm run bench:ingest-steady -- [--rate N] [--seconds N] [--group-commit-ms N] [--clickhouse none|stub] [--server ingest|floor]\n");
   process.exit(0);
 }
 const RATE = number("rate", 4000, 1);
@@ -48,6 +50,11 @@ if (CLICKHOUSE !== "none" && CLICKHOUSE !== "stub") {
   process.stderr.write(`--clickhouse: got ${JSON.stringify(CLICKHOUSE)}, expected none or stub\n`);
   process.exit(2);
 }
+const SERVER = flag("server") ?? "ingest";
+if (SERVER !== "ingest" && SERVER !== "floor") {
+  process.stderr.write(`--server: got ${JSON.stringify(SERVER)}, expected ingest or floor\n`);
+  process.exit(2);
+}
 const WRITE_KEY = "wk_steady_0123456789abcdef";
 
 /** CPU seconds (user, system) of each thread of a process, by "tid:name". */
@@ -60,7 +67,7 @@ function threadCpu(pid: number): Map<string, [number, number]> {
 }
 
 async function main(): Promise<void> {
-  const server = compileIngest();
+  const server = SERVER === "floor" ? join(__dirname, "floor-server.ts") : compileIngest();
   const dir = mkdtempSync(join(tmpdir(), "ingest-steady-"));
   const stub = createServer((req, res) => { req.resume(); req.on("end", () => res.writeHead(200).end()); });
   await new Promise<void>((resolve) => stub.listen(0, "127.0.0.1", resolve));
@@ -91,7 +98,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - startedMs) / 1000;
     let user = 0;
     let system = 0;
-    console.log(`rate ${RATE}/s for ${SECONDS} s (ClickHouse: ${CLICKHOUSE}): p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.ok} ok, ${result.non2xx + result.errors} not`);
+    console.log(`${SERVER}: rate ${RATE}/s for ${SECONDS} s (ClickHouse: ${SERVER === "floor" ? "not used" : CLICKHOUSE}): p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.ok} ok, ${result.non2xx + result.errors} not`);
     for (const [thread, [u, s]] of after) {
       const [u0, s0] = before.get(thread) ?? [0, 0];
       const du = (u - u0) / seconds;
@@ -100,8 +107,8 @@ async function main(): Promise<void> {
       system += ds;
       if (du + ds >= 0.01) console.log(`  thread ${thread.padEnd(20)} user ${du.toFixed(2)} system ${ds.toFixed(2)} cores`);
     }
-    console.log(`  ingest: ${(user + system).toFixed(2)} cores (user ${user.toFixed(2)}, system ${system.toFixed(2)}), ${Math.round(((user + system) * 1e6) / RATE)} µs of CPU per request`);
-    console.log(JSON.stringify({ rate: RATE, clickhouse: CLICKHOUSE, group_commit_ms: GROUP_COMMIT_MS ?? null, p50_ms: Number(result.p50.toFixed(2)), p99_ms: Number(result.p99.toFixed(2)), cores: Number((user + system).toFixed(3)), cpu_us_per_request: Math.round(((user + system) * 1e6) / RATE) }));
+    console.log(`  ${SERVER}: ${(user + system).toFixed(2)} cores (user ${user.toFixed(2)}, system ${system.toFixed(2)}), ${Math.round(((user + system) * 1e6) / RATE)} µs of CPU per request`);
+    console.log(JSON.stringify({ server: SERVER, rate: RATE, clickhouse: SERVER === "floor" ? null : CLICKHOUSE, group_commit_ms: GROUP_COMMIT_MS ?? null, p50_ms: Number(result.p50.toFixed(2)), p99_ms: Number(result.p99.toFixed(2)), cores: Number((user + system).toFixed(3)), cpu_us_per_request: Math.round(((user + system) * 1e6) / RATE) }));
   } finally {
     child?.kill("SIGKILL");
     stub.close();
