@@ -69,6 +69,10 @@ export function createClickHouseSink(options: ClickHouseSinkOptions): ClickHouse
       // The spool is our durable queue; ClickHouse's async-insert buffer would ack before data is in a part.
       async_insert: 0,
       wait_end_of_query: 1,
+      // A spooled batch is already acknowledged: a backfill spanning more than 100 months (the default limit of
+      // partitions per insert, tables partition by month) would fail with TOO_MANY_PARTS, be retried forever and
+      // block every event behind it. No limit: ClickHouse writes one part per partition, as it would in smaller inserts.
+      max_partitions_per_insert_block: "0",
     },
   });
   return {

@@ -1,0 +1,82 @@
+/**
+ * Review findings on shipping, against the real engine (chDB behind the ClickHouse HTTP endpoint): events the HTTP
+ * side accepted must reach ClickHouse and must not block the queue behind them.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient, type ClickHouseClient } from "@clickhouse/client";
+import { createClickHouseSink, type ClickHouseSink } from "../../ingest/src/clickhouse-sink";
+import { MessageIdIndex } from "../../ingest/src/message-id-index";
+import { createMetrics } from "../../ingest/src/metrics";
+import { normalizeEvents } from "../../ingest/src/normalize-events";
+import { deadLetterFilePath, Shipper } from "../../ingest/src/shipper";
+import { Spool } from "../../ingest/src/spool";
+import { encodeRecord } from "../../ingest/src/spool-record";
+import { startClickHouseHttp, type ClickHouseHttp } from "../support/clickhouse-http-server";
+import { migrate } from "./support/ingest-process";
+
+const logger = pino({ level: "silent" });
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("review: shipping accepted events", () => {
+  let dir: string;
+  let ch: ClickHouseHttp;
+  let client: ClickHouseClient;
+  let sink: ClickHouseSink;
+  const count = async (query: string) => Number((await (await client.query({ query, format: "JSONEachRow" })).json<{ c: string }>())[0].c);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "review-shipping-"));
+    ch = await startClickHouseHttp({ dataDir: join(dir, "clickhouse") });
+    await migrate(ch.url);
+    client = createClient({ url: ch.url });
+    sink = createClickHouseSink({ url: ch.url, username: "default", password: "", database: "analytics", requestTimeoutMs: 10_000 });
+  });
+  afterAll(async () => {
+    await sink?.close();
+    await client?.close();
+    await ch?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("ships a batch whose event times span more than 100 months (a backfill) instead of retrying it forever", async () => {
+    // Valid to the HTTP side (timestamps 2010-2019): one event per month, 120 months, as a /v1/import backfill sends.
+    const events = Array.from({ length: 120 }, (_, i) => ({
+      type: "track", userId: `u${i}`, event: "Backfilled", messageId: `backfill-${i}`,
+      timestamp: `${2010 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, "0")}-15T12:00:00.000Z`,
+    }));
+    const { rows } = normalizeEvents(events, { batch: true, receivedAtMs: Date.now(), newMessageId: () => "unused" });
+    const spoolDir = join(dir, "backfill");
+    const { spool } = await Spool.open({ dir: spoolDir, maxBytes: 64 * 1024 * 1024, segmentMaxRows: 1000, sealAfterMs: 60_000, messageIds: new MessageIdIndex() });
+    const bytes = Buffer.from(`${rows.map((r) => r.json).join("\n")}\n`);
+    await spool.append(encodeRecord({ receivedAtMs: Date.now(), fingerprints: new Uint32Array(0), sections: [{ table: "events", rows: rows.length, bytes }] }), rows.length, Date.now());
+    // A later, ordinary event must not be stuck behind it either.
+    const later = normalizeEvents([{ type: "track", userId: "u", event: "After backfill", messageId: "after-backfill" }], { batch: true, receivedAtMs: Date.now(), newMessageId: () => "unused" }).rows;
+    await spool.sealNow();
+    await spool.append(encodeRecord({ receivedAtMs: Date.now(), fingerprints: new Uint32Array(0), sections: [{ table: "events", rows: 1, bytes: Buffer.from(`${later[0].json}\n`) }] }), 1, Date.now());
+    await spool.sealNow();
+    const metrics = createMetrics();
+    const shipper = new Shipper({ spool, sink, logger, metrics, deadLetterFile: deadLetterFilePath(spoolDir), retryInitialMs: 20, retryMaxMs: 200 });
+    shipper.start();
+    try {
+      await until("both segments to ship", () => spool.sealedSegments().length === 0, 15_000);
+    } finally {
+      await shipper.stop();
+      await spool.close();
+    }
+    expect(await count("SELECT count() AS c FROM analytics.events WHERE event_name = 'Backfilled'")).toBe(120);
+    expect(await count("SELECT uniqExact(toYYYYMM(event_time)) AS c FROM analytics.events WHERE event_name = 'Backfilled'")).toBe(120);
+    expect(await count("SELECT count() AS c FROM analytics.events WHERE message_id = 'after-backfill'")).toBe(1);
+    expect(await count("SELECT count() AS c FROM analytics.ingest_dead_letters")).toBe(0);
+  });
+});
