@@ -15,13 +15,15 @@ export function readStackConfig(): StackInputs {
   const prefix = `${CONFIG_NAMESPACE}:`;
   const secretKeys = new Set<string>(SECRET_KEYS);
   const raw: Record<string, string> = {};
+  const secretValues: Partial<Record<SecretKey, string>> = {};
   for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (!key.startsWith(prefix)) continue;
     const name = key.slice(prefix.length);
-    // Secret values are not needed for validation; keep only their presence (for the unknown-key check).
+    // Secret values are only checked (length, never printed); the config keeps only their presence.
+    if (secretKeys.has(name)) secretValues[name as SecretKey] = value;
     raw[name] = secretKeys.has(name) ? "<secret>" : value;
   }
-  const cfg = loadConfig(raw, pulumi.getStack());
+  const cfg = loadConfig(raw, pulumi.getStack(), secretValues);
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
   for (const key of SECRET_KEYS) {

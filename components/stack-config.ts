@@ -93,6 +93,40 @@ export const SECRET_KEYS = [
 ] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
+/**
+ * Shortest secret the stack may set. The ingest refuses write keys shorter than this at start (after `pulumi up`
+ * waited minutes for it), and an empty Grafana admin password is ignored by Grafana, which then keeps its default
+ * `admin`: both are caught here, before anything is created.
+ */
+export const MIN_SECRET_LENGTH = 8;
+
+/**
+ * Problems with the secrets a stack set (only the set ones: missing ones are generated). Messages give lengths,
+ * never values.
+ */
+export function secretProblems(values: Partial<Record<SecretKey, string>>): string[] {
+  const problems: string[] = [];
+  const fix = (key: string) => `Set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value>\`, or remove it ` +
+    `with \`pulumi config rm ${CONFIG_NAMESPACE}:${key}\` so the stack generates one.`;
+  for (const key of SECRET_KEYS) {
+    const value = values[key];
+    if (value === undefined) continue;
+    if (key === "ingestWriteKeys") {
+      // The ingest's own rule: comma-separated, trimmed, empty entries ignored, each at least MIN_SECRET_LENGTH.
+      const keys = value.split(",").map((k) => k.trim()).filter((k) => k.length > 0);
+      if (keys.length === 0) problems.push(`${CONFIG_NAMESPACE}:${key}: holds no write key (expected comma-separated keys). ${fix(key)}`);
+      for (const k of keys.filter((k) => k.length < MIN_SECRET_LENGTH)) {
+        problems.push(`${CONFIG_NAMESPACE}:${key}: a key is ${k.length} characters long, expected at least ${MIN_SECRET_LENGTH}. ${fix(key)}`);
+      }
+    } else if (value.length === 0) {
+      problems.push(`${CONFIG_NAMESPACE}:${key}: is empty, expected at least ${MIN_SECRET_LENGTH} characters. ${fix(key)}`);
+    } else if (value.length < MIN_SECRET_LENGTH) {
+      problems.push(`${CONFIG_NAMESPACE}:${key}: is ${value.length} characters long, expected at least ${MIN_SECRET_LENGTH}. ${fix(key)}`);
+    }
+  }
+  return problems;
+}
+
 /** Every default, in one place. Pulumi.yaml repeats them for `pulumi config` users; a test keeps both in step. */
 export const DEFAULTS = {
   bindAddress: "127.0.0.1",
@@ -231,10 +265,12 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
  * Validates and types a stack's configuration.
  * @param raw keys without the `analytics:` namespace, as strings (what `pulumi.Config.get` returns)
  * @param stack the stack name, used for the default Docker name prefix
+ * @param secrets the values of the secrets the stack set, only checked (see secretProblems), never kept
  */
-export function loadConfig(raw: RawConfig, stack: string): StackConfig {
+export function loadConfig(raw: RawConfig, stack: string, secrets: Partial<Record<SecretKey, string>> = {}): StackConfig {
   const r = new Reader(raw);
   r.unknownKeys(KNOWN_KEYS);
+  r.problems.push(...secretProblems(secrets));
   const port = (key: string, fallback: number) => r.integer(key, fallback, 1, 65535, "an integer port");
   const image = (key: string, fallback: string) =>
     r.string(key, fallback, { test: (v) => PINNED_IMAGE.test(v), expected: "an image with a pinned tag or digest (not :latest), such as " + fallback });
