@@ -23,10 +23,15 @@ if ! command -v pulumi >/dev/null 2>&1; then
   echo "The Pulumi CLI is not installed. Install it: curl -fsSL https://get.pulumi.com | sh  (https://www.pulumi.com/docs/install/)" >&2
   exit 1
 fi
-if [ "$1" != "preview" ] && ! docker info >/dev/null 2>&1; then
-  echo "No Docker engine is reachable (docker info failed). Start Docker, or set DOCKER_HOST." >&2
-  exit 1
-fi
+# Only the commands that change containers need the engine; `config`, `stack output` and `preview` do not (prod's
+# alert webhook is set before the first `up`, perhaps on a machine without Docker).
+case "$1" in
+  up|update|destroy|down|refresh|import|watch)
+    if ! docker info >/dev/null 2>&1; then
+      echo "No Docker engine is reachable (docker info failed). Start Docker, or set DOCKER_HOST." >&2
+      exit 1
+    fi ;;
+esac
 
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   if [ "$stack" = "dev" ]; then

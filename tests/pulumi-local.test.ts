@@ -69,6 +69,18 @@ describe("scripts/pulumi-local.sh", () => {
     expect(result.stderr).toContain("No Docker engine");
   });
 
+  it("needs no Docker engine for commands that only read or write the stack's config and outputs", () => {
+    // The README sets config (and prod's alert webhook) before the first `up`, and reads outputs after it.
+    const { dir, log } = fakeBin({ stackExists: true, dockerUp: false });
+    for (const args of [["prod", "config", "set", "analytics:alertWebhookUrl", "https://hooks.example.com/x"],
+      ["dev", "stack", "output", "--show-secrets"], ["dev", "config", "get", "analytics:grafanaPort"]]) {
+      const result = run(args, dir, { PULUMI_CONFIG_PASSPHRASE: "mine" });
+      expect(result.status, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+    }
+    expect(readFileSync(log, "utf8")).toContain("pulumi config set analytics:alertWebhookUrl https://hooks.example.com/x --stack prod");
+    for (const command of ["up", "destroy", "refresh"]) expect(run(["dev", command], dir).stderr, command).toContain("No Docker engine");
+  });
+
   it("says how to install the Pulumi CLI when it is missing", () => {
     const empty = mkdtempSync(join(tmpdir(), "nobin-"));
     const result = run(["dev", "up"], empty);
