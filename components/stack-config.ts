@@ -11,6 +11,8 @@
  * integer port 1-65535"), so `pulumi preview` fails before any resource is registered.
  */
 
+import { createHash } from "node:crypto";
+
 export type LogShipper = "promtail" | "alloy";
 
 export interface ImageVersions {
@@ -251,6 +253,19 @@ const HTTP_URL = /^https?:\/\/[^\s]+$/;
 const EMAILS = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+(\s*,\s*[^\s@,]+@[^\s@,]+\.[^\s@,]+)*$/;
 const NAME_PREFIX = /^[a-z][a-z0-9-]{0,30}$/;
 
+/**
+ * `analytics-<stack>`, or, when that is no valid prefix (too long, upper case, `_` or `.`), a readable part plus a
+ * hash of the whole stack name. Truncating or lower-casing alone would give two stacks one prefix, and Docker
+ * hands an existing volume to whoever creates one by its name: the second stack would share the first one's data,
+ * and its `pulumi destroy` would delete it.
+ */
+export function defaultNamePrefix(stack: string): string {
+  const plain = `analytics-${stack}`;
+  if (NAME_PREFIX.test(plain)) return plain;
+  const hash = createHash("sha256").update(stack).digest("hex").slice(0, 8);
+  return `${plain.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 31 - hash.length - 1)}-${hash}`;
+}
+
 /** Keys this module reads (non-secret), plus the secret keys that index.ts reads. */
 export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "bindAddress", "grafanaPort", "ingestPort", "clickhouseHttpPort", "lokiPort",
@@ -311,7 +326,7 @@ export function loadConfig(raw: RawConfig, stack: string, secrets: Partial<Recor
       batchMaxEvents: r.integer("batchMaxEvents", DEFAULTS.batchMaxEvents, 1, 1_000_000),
       flushIntervalMs: r.integer("flushIntervalMs", DEFAULTS.flushIntervalMs, 10, 60_000, "milliseconds"),
     },
-    namePrefix: r.string("namePrefix", `analytics-${stack}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 31), {
+    namePrefix: r.string("namePrefix", defaultNamePrefix(stack), {
       test: (v) => NAME_PREFIX.test(v), expected: "lowercase letters, digits and dashes, starting with a letter, at most 31 characters",
     }),
   };

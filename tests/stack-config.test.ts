@@ -74,6 +74,18 @@ describe("loadConfig", () => {
     expect(problemsOf({ eventRetentionDays: "400", rollupRetentionDays: "100" })[0]).toMatch(/rollupRetentionDays.*at least eventRetentionDays/);
   });
 
+  it("gives every stack name its own default Docker name prefix, so two stacks never share containers or volumes", () => {
+    const prefix = (stack: string) => loadConfig({}, stack).namePrefix;
+    expect(prefix("dev")).toBe("analytics-dev");
+    expect(prefix("prod")).toBe("analytics-prod");
+    // Names that are no valid prefix as they are (too long, or with characters Docker names here do not use).
+    const pairs = [["feature-checkout-redesign-a", "feature-checkout-redesign-b"], ["dev_eu", "dev-eu"], ["Staging", "staging"], ["qa.1", "qa-1"]];
+    for (const [a, b] of pairs) {
+      expect(prefix(a), `${a} vs ${b}`).not.toBe(prefix(b));
+      for (const p of [prefix(a), prefix(b)]) expect(p).toMatch(/^[a-z][a-z0-9-]{0,30}$/);
+    }
+  });
+
   it("never reads secret values", () => {
     const cfg = loadConfig({ grafanaAdminPassword: "not-read" }, "dev");
     expect(JSON.stringify(cfg)).not.toContain("not-read");
