@@ -15,12 +15,17 @@ import type { AnalyticsSettings } from "./settings";
 
 export const PRODUCT_DASHBOARD_UID = "product-analytics";
 
-/** Event-name variable: the names seen in the time range, multi-select, All by default. */
+/**
+ * Event-name variable: the names seen in the weeks of the time range, multi-select, All by default. Grafana sends All
+ * as the list of these options, so they must cover everything the filtered panels read, which is more than the time
+ * range: adoption reads whole ISO weeks, top events whole days. With the options of the range alone, "Last hour"
+ * dropped from this week's adoption every feature nobody used in that hour.
+ */
 function eventNameVariable(): QueryVariableBuilder {
   return new QueryVariableBuilder("event_name")
     .label("Event")
     .datasource(CLICKHOUSE_DATASOURCE)
-    .query("SELECT DISTINCT event_name FROM analytics.events_hourly WHERE $__timeFilter(hour) ORDER BY event_name")
+    .query("SELECT DISTINCT event_name FROM analytics.events_hourly WHERE hour >= toMonday($__fromTime) AND hour < toMonday($__toTime) + 7 ORDER BY event_name")
     .refresh(VariableRefresh.OnTimeRangeChanged)
     .sort(VariableSort.AlphabeticalAsc)
     .multi(true)

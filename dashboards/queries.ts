@@ -262,8 +262,10 @@ ORDER BY day`,
       description: "Average DAU over the last 30 days divided by MAU: how many days a month the typical user comes back.",
       // One pass over the 30 days of daily rows: the sum of the daily people (each (day, person) once) and the
       // distinct people. Half the time of a DAU query plus a MAU query (and less than the DAU snapshots plus MAU).
-      sql: `SELECT (${peopleExpr(ACTIVITY, LAST_30_DAYS, "(day, person)", "day")}) / 30 / uniqExact(person) AS stickiness
-FROM (${resolvedRowsSql(ACTIVITY, LAST_30_DAYS, ["day"])})`,
+      // NULL (no data) when nobody was active: 0 / 0 would show as "NaN".
+      sql: `SELECT if(mau = 0, NULL, daily / 30 / mau) AS stickiness
+FROM (SELECT ${peopleExpr(ACTIVITY, LAST_30_DAYS, "(day, person)", "day")} AS daily, uniqExact(person) AS mau
+  FROM (${resolvedRowsSql(ACTIVITY, LAST_30_DAYS, ["day"])}))`,
     },
     activeUsers24h: {
       kind: "clickhouse", name: "activeUsers24h", title: "Active users (24 h)", unit: "short", format: "table",

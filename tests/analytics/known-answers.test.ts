@@ -38,6 +38,13 @@ let noon: GrafanaContext;
 
 const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
 
+/** The event_name variable's options for a time range: what Grafana sends for All. */
+async function eventNameOptions(ctx: GrafanaContext): Promise<string[]> {
+  const board = productDashboard(settings) as unknown as { templating: { list: { name: string; query: string }[] } };
+  const variable = board.templating.list.find((v) => v.name === "event_name")!;
+  return (await runQuery<{ event_name: string }>(engine, variable.query, { ...ctx, variables: {} })).map((r) => r.event_name);
+}
+
 beforeAll(async () => {
   engine = await startAnalyticsEngine("known-answers");
   ds = generateDataset();
@@ -80,6 +87,15 @@ describe("product analytics panels return the independently computed numbers", (
     expect(Number(wau)).toBe(expectedActiveInDays(ds, month.toMs, 7));
     expect(Number(mau)).toBe(expectedActiveInDays(ds, month.toMs, 30));
     expect(stickiness).toBe(expectedStickiness(ds, month.toMs));
+  });
+
+  it("stickiness is no data (NULL), not NaN, when nobody was active in the 30 days", async () => {
+    const before = { ...month, fromMs: ds.startMs - 60 * DAY_MS, toMs: ds.startMs - 2 * DAY_MS };
+    expect(expectedActiveInDays(ds, before.toMs, 30)).toBe(0);
+    // JSON writes NaN as null too, so ask ClickHouse which one it is: Grafana's stat shows "NaN" for a NaN.
+    const [row] = await runQuery<{ is_null: number; is_nan: number }>(engine,
+      `SELECT stickiness IS NULL AS is_null, isNaN(ifNull(stickiness, 0)) AS is_nan FROM (${product.stickiness.sql})`, before);
+    expect({ is_null: Number(row.is_null), is_nan: Number(row.is_nan) }).toEqual({ is_null: 1, is_nan: 0 });
   });
 
   it("active users in the last 24 hours, at a day's end and at noon", async () => {
@@ -236,9 +252,27 @@ describe("what Grafana actually sends", () => {
   });
 
   it("the event_name variable lists the event names of the time range", async () => {
-    const board = productDashboard(settings) as unknown as { templating: { list: { name: string; query: string }[] } };
-    const variable = board.templating.list.find((v) => v.name === "event_name")!;
-    const rows = await runQuery<{ event_name: string }>(engine, variable.query, month);
-    expect(rows.map((r) => r.event_name)).toEqual(allEvents);
+    expect(await eventNameOptions(month)).toEqual(allEvents);
+  });
+
+  it("with All picked, the panels filtered by event_name count every event name they read, for a short time range too", async () => {
+    // Grafana sends All as every option of the variable, and the options follow the time range. "Last hour" on a
+    // Wednesday: this week's adoption and the whole days of top events also read names nobody used in that hour.
+    const to = weekStart(ds.endMs - 8 * DAY_MS) + 2 * DAY_MS + 10 * 3_600_000 + 1000;
+    const lastHour = { fromMs: to - 3_600_000, toMs: to, intervalSeconds: 60 };
+    const all = { ...lastHour, variables: { event_name: await eventNameOptions(lastHour) } };
+    const week = expectedAdoptionInWeek(ds, weekStart(to), settings.nonFeatureEvents);
+    const inHour = new Set(ds.events.filter((e) => { const t = parseTime(e.event_time); return t >= to - 3_600_000 && t < to; }).map((e) => e.event_name));
+    expect(week.some((row) => !inHour.has(row.feature))).toBe(true); // the week has features the hour has not
+
+    const adoption = await runQuery<{ feature: string; users: number; active: number; share: number }>(engine, product.adoptionThisWeek.sql, all);
+    expect(adoption.map((r) => ({ feature: r.feature, users: Number(r.users), active: Number(r.active), share: r.share })))
+      .toEqual(week.sort((a, b) => b.share - a.share || a.feature.localeCompare(b.feature)));
+    const byWeek = await runQuery<{ time: string; feature: string; share: number }>(engine, product.adoptionOverTime.sql, all);
+    expect(byWeek.map((r) => [time(r.time), r.feature, r.share]))
+      .toEqual(expectedAdoptionInWeek(ds, weekStart(to), settings.nonFeatureEvents).map((row) => [weekStart(to), row.feature, row.share]));
+    const top = await runQuery<{ event: string; events: number; share: number }>(engine, product.topEvents.sql, all);
+    expect(top.map((r) => ({ event: r.event, events: Number(r.events), share: r.share })))
+      .toEqual(expectedTopEvents(ds, all.fromMs, all.toMs).slice(0, 20));
   });
 });
