@@ -335,12 +335,20 @@ export function loadConfig(raw: RawConfig, stack: string, secrets: Partial<Recor
   const seen = new Map<number, string>();
   for (const [name, value] of published) {
     const other = seen.get(value);
-    if (other) r.problems.push(`${CONFIG_NAMESPACE}: ${name} and ${other} ports are both ${value}; each published port must differ.`);
+    if (other) {
+      const [key, otherKey] = [`${name}Port`, `${other}Port`];
+      // Suggest moving the one the stack set (the other one is at its default).
+      const move = raw[otherKey] !== undefined && raw[key] === undefined ? otherKey : key;
+      r.problems.push(`${CONFIG_NAMESPACE}:${key} and ${CONFIG_NAMESPACE}:${otherKey} are both ${value}; each published port ` +
+        `must differ. Move one with \`pulumi config set ${CONFIG_NAMESPACE}:${move} <another port>\`.`);
+    }
     seen.set(value, name);
   }
   if (config.rollupRetentionDays < config.eventRetentionDays) {
-    r.problems.push(`${CONFIG_NAMESPACE}:rollupRetentionDays: got ${config.rollupRetentionDays}, expected at least eventRetentionDays ` +
-      `(${config.eventRetentionDays}); rollups must outlive the raw events they summarize.`);
+    r.problems.push(`${CONFIG_NAMESPACE}:rollupRetentionDays: got ${config.rollupRetentionDays}, expected at least ` +
+      `${CONFIG_NAMESPACE}:eventRetentionDays (${config.eventRetentionDays}); rollups must outlive the raw events they summarize. ` +
+      `Fix it with \`pulumi config set ${CONFIG_NAMESPACE}:rollupRetentionDays ${config.eventRetentionDays}\` (or more), ` +
+      `or lower ${CONFIG_NAMESPACE}:eventRetentionDays.`);
   }
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -67,11 +67,15 @@ describe("loadConfig", () => {
   });
 
   it("rejects two services on one host port", () => {
-    expect(problemsOf({ grafanaPort: "8080" })[0]).toMatch(/ingest and grafana ports are both 8080/);
+    const [problem] = problemsOf({ grafanaPort: "8080" });
+    expect(problem).toMatch(/analytics:ingestPort and analytics:grafanaPort are both 8080/);
+    expect(problem).toContain("`pulumi config set analytics:grafanaPort <another port>`");
   });
 
   it("rejects rollups that would expire before the raw events", () => {
-    expect(problemsOf({ eventRetentionDays: "400", rollupRetentionDays: "100" })[0]).toMatch(/rollupRetentionDays.*at least eventRetentionDays/);
+    const [problem] = problemsOf({ eventRetentionDays: "400", rollupRetentionDays: "100" });
+    expect(problem).toMatch(/analytics:rollupRetentionDays: got 100, expected at least analytics:eventRetentionDays \(400\)/);
+    expect(problem).toContain("`pulumi config set analytics:rollupRetentionDays 400`");
   });
 
   it("gives every stack name its own default Docker name prefix, so two stacks never share containers or volumes", () => {
