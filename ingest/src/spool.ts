@@ -124,6 +124,8 @@ export class Spool {
   private readonly sealListeners: (() => void)[] = [];
   private seenFile: { path: string; startMs: number; bytes: number } | undefined;
   private seenFiles: { path: string; bytes: number }[] = [];
+  /** Start (file name) of the newest seen/ file found at startup; new files are named after it. */
+  private lastSeenStartMs = 0;
 
   private constructor(private readonly options: SpoolOptions, private readonly dirHandle: fs.FileHandle) {
     this.segmentsDir = join(options.dir, "segments");
@@ -191,10 +193,12 @@ export class Spool {
     const files = (await fs.readdir(this.seenDir)).filter((n) => SEEN_RE.test(n))
       .map((n) => ({ path: join(this.seenDir, n), startMs: Number(n.split(".")[0]) }))
       .sort((a, b) => a.startMs - b.startMs);
+    this.lastSeenStartMs = files.at(-1)?.startMs ?? 0;
     const now = this.now();
     let loaded = 0;
     let budget = index.maxIds;
-    const keep: { path: string; startMs: number; bytes: number }[] = [];
+    const keep: { path: string; startMs: number; bytes: number; data: Buffer; from: number }[] = [];
+    // Newest files first choose what fits the budget (the newest ids win it)...
     for (const file of [...files].reverse()) {
       if (file.startMs + HOUR_MS <= now - index.maxWindowMs || budget <= 0) {
         await fs.unlink(file.path);
@@ -202,14 +206,21 @@ export class Spool {
       }
       const data = await fs.readFile(file.path);
       const pairs = Math.floor(data.length / 8);
-      // A file holds ids of segments that started within its hour; remember them to the end of that hour.
-      const atMs = Math.min(now, file.startMs + HOUR_MS - 1);
-      for (let i = 0; i < pairs && budget > 0; i++, budget--, loaded++) {
-        index.addFingerprint(data.readUInt32LE(i * 8), data.readUInt32LE(i * 8 + 4), atMs, now);
-      }
-      keep.push({ ...file, bytes: data.length });
+      const taken = Math.min(pairs, budget);
+      budget -= taken;
+      // Ids are appended in acceptance order: a file only partly in the budget keeps its newest (last) ids.
+      keep.push({ ...file, bytes: data.length, data, from: pairs - taken });
     }
     keep.reverse();
+    // ...then they go into the index oldest first, as they were accepted: its generations are in age order, and
+    // when maxIds forces ids out early it drops the oldest generation (loaded newest first, that held the newest ids).
+    for (const { startMs, data, from } of keep) {
+      // A file holds ids of segments that started within its hour; remember them to the end of that hour.
+      const atMs = Math.min(now, startMs + HOUR_MS - 1);
+      for (let i = from; i < Math.floor(data.length / 8); i++, loaded++) {
+        index.addFingerprint(data.readUInt32LE(i * 8), data.readUInt32LE(i * 8 + 4), atMs, now);
+      }
+    }
     this.seenFiles = keep.map(({ path, bytes }) => ({ path, bytes }));
     return loaded;
   }
@@ -367,7 +378,9 @@ export class Spool {
     const fileLimit = Math.max(8, Math.floor((index.maxIds * 8) / 4));
     const hourStart = atMs - (atMs % HOUR_MS);
     if (!this.seenFile || this.seenFile.startMs < hourStart || this.seenFile.bytes >= fileLimit) {
-      const startMs = Math.max(hourStart, (this.seenFile?.startMs ?? 0) + 1);
+      // After the newest file found at startup too: a name already on disk would mix new ids into an older file
+      // (listed twice), and pruning that file would delete them with it.
+      const startMs = Math.max(hourStart, (this.seenFile?.startMs ?? this.lastSeenStartMs) + 1);
       this.seenFile = { path: join(this.seenDir, `${startMs}.ids`), startMs, bytes: 0 };
       this.seenFiles.push({ path: this.seenFile.path, bytes: 0 });
     }
