@@ -10,6 +10,11 @@ import type { StackConfig } from "./stack-config";
 export const GRAFANA_HTTP_PORT = 3000;
 export const GRAFANA_DATA_DIR = "/var/lib/grafana";
 export const GRAFANA_ADMIN_USER = "admin";
+/**
+ * The admin password, uploaded as a file: the image's entrypoint turns `GF_<KEY>__FILE` into `GF_<KEY>` from the
+ * file, so the password never shows in the container's environment (`docker inspect`).
+ */
+export const GRAFANA_ADMIN_PASSWORD_FILE = "/run/grafana-secrets/admin-password";
 
 /** /api/health answers 200 once the database is up; the image (Alpine or Ubuntu based) ships curl. */
 export const GRAFANA_HEALTHCHECK_TESTS = ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:${GRAFANA_HTTP_PORT}/api/health`];
@@ -20,19 +25,19 @@ export function grafanaHostUrl(cfg: Pick<StackConfig, "bindAddress" | "ports">):
 }
 
 /**
- * The container's environment. Grafana reads `GF_<SECTION>_<KEY>` as grafana.ini settings.
- * - The admin password comes from a stack secret. Grafana applies it only when it creates its database (first
- *   start on an empty volume); to rotate it later use `grafana cli admin reset-admin-password` in the container.
+ * The container's environment, without secrets. Grafana reads `GF_<SECTION>_<KEY>` as grafana.ini settings.
+ * - The admin password comes from a stack secret, in the file GRAFANA_ADMIN_PASSWORD_FILE. Grafana applies it only
+ *   when it creates its database (first start on an empty volume); to rotate it later use
+ *   `grafana cli admin reset-admin-password` in the container.
  * - No anonymous access, no sign-up, no org creation by users, no public snapshot sharing, no phoning home.
  * - The ClickHouse plugin is installed, at the pinned version, before the server starts (`preinstall_sync`,
  *   Grafana 12.1+; `GF_INSTALL_PLUGINS` is deprecated), so "healthy" implies "plugin installed".
  * - JSON logs, so the log shipper reads Grafana's `level` like every other service's.
  */
-export function grafanaEnvironment(cfg: Pick<StackConfig, "bindAddress" | "ports" | "clickhousePluginVersion">,
-  adminPassword: string): string[] {
+export function grafanaEnvironment(cfg: Pick<StackConfig, "bindAddress" | "ports" | "clickhousePluginVersion">): string[] {
   const settings: [string, string][] = [
     ["GF_SECURITY_ADMIN_USER", GRAFANA_ADMIN_USER],
-    ["GF_SECURITY_ADMIN_PASSWORD", adminPassword],
+    ["GF_SECURITY_ADMIN_PASSWORD__FILE", GRAFANA_ADMIN_PASSWORD_FILE],
     ["GF_SECURITY_DISABLE_GRAVATAR", "true"],
     ["GF_AUTH_ANONYMOUS_ENABLED", "false"],
     ["GF_USERS_ALLOW_SIGN_UP", "false"],
@@ -58,7 +63,8 @@ export const secretPlaceholder = (key: string) => `<generated: ${key}>`;
 export function grafanaArtifacts(cfg: StackConfig): Record<string, string> {
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   return {
-    "grafana/environment.env": `${grafanaEnvironment(cfg, secretPlaceholder("grafanaAdminPassword")).join("\n")}\n`,
+    "grafana/environment.env": `${grafanaEnvironment(cfg).join("\n")}\n`,
+    "grafana/secret-files.txt": `${GRAFANA_ADMIN_PASSWORD_FILE}: ${secretPlaceholder("grafanaAdminPassword")}\n`,
     "grafana/datasources/clickhouse.json": json({
       ...clickhouseDatasource(),
       secureJsonData: clickhouseSecureJsonData(secretPlaceholder("clickhouseReaderPassword")),
@@ -109,7 +115,9 @@ export class Grafana extends pulumi.ComponentResource {
     this.container = new docker.Container(`${name}-container`, {
       ...serviceContainerArgs({ namePrefix: cfg.namePrefix, service: "grafana", networkName: args.networkName, waitTimeoutSeconds: 300 }),
       image: image.imageId,
-      envs: adminPassword.apply((password) => grafanaEnvironment(cfg, password)),
+      envs: grafanaEnvironment(cfg),
+      // Read by uid 472 (Grafana's user) through the entrypoint; a secret in the state like the password itself.
+      uploads: adminPassword.apply((password) => [{ file: GRAFANA_ADMIN_PASSWORD_FILE, content: password, permissions: "0444" }]),
       volumes: [{ volumeName: data.name, containerPath: GRAFANA_DATA_DIR }],
       ports: [{ internal: GRAFANA_HTTP_PORT, external: cfg.ports.grafana, ip: cfg.bindAddress }],
       // Grafana runs as uid 472 and needs no capability.

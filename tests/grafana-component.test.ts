@@ -43,10 +43,13 @@ describe("Grafana component", () => {
     expect(find(IMAGE, "grafana-image").inputs).toMatchObject({ name: "grafana/grafana:12.1.0", keepLocally: true });
     expect(container.inputs.image).toBe("sha256:grafana/grafana:12.1.0");
     expect(container.inputs.envs).toEqual(expect.arrayContaining([
-      "GF_SECURITY_ADMIN_PASSWORD=admin-pw", "GF_AUTH_ANONYMOUS_ENABLED=false", "GF_USERS_ALLOW_SIGN_UP=false",
-      "GF_ANALYTICS_REPORTING_ENABLED=false", "GF_PLUGINS_PREINSTALL_SYNC=grafana-clickhouse-datasource@4.11.2",
+      "GF_SECURITY_ADMIN_PASSWORD__FILE=/run/grafana-secrets/admin-password", "GF_AUTH_ANONYMOUS_ENABLED=false",
+      "GF_USERS_ALLOW_SIGN_UP=false", "GF_ANALYTICS_REPORTING_ENABLED=false",
+      "GF_PLUGINS_PREINSTALL_SYNC=grafana-clickhouse-datasource@4.11.2",
     ]));
-    expect(container.secretInputs).toContain("envs");
+    expect(JSON.stringify(container.inputs.envs)).not.toContain("admin-pw");
+    expect(container.inputs.uploads).toEqual([{ file: "/run/grafana-secrets/admin-password", content: "admin-pw", permissions: "0444" }]);
+    expect(container.secretInputs).toContain("uploads");
   });
 
   it("publishes port 3000 on the bind address and waits for /api/health", () => {

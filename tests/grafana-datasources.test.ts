@@ -92,11 +92,11 @@ describe("Loki datasource", () => {
 });
 
 describe("Grafana environment", () => {
-  const env = Object.fromEntries(grafanaEnvironment(dev, "pw").map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  const env = Object.fromEntries(grafanaEnvironment(dev).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 
   it("takes the admin password from the secret and turns anonymous access and sign-up off", () => {
     expect(env).toMatchObject({
-      GF_SECURITY_ADMIN_USER: "admin", GF_SECURITY_ADMIN_PASSWORD: "pw",
+      GF_SECURITY_ADMIN_USER: "admin", GF_SECURITY_ADMIN_PASSWORD__FILE: "/run/grafana-secrets/admin-password",
       GF_AUTH_ANONYMOUS_ENABLED: "false", GF_USERS_ALLOW_SIGN_UP: "false", GF_ANALYTICS_REPORTING_ENABLED: "false",
     });
   });
@@ -105,7 +105,7 @@ describe("Grafana environment", () => {
     expect(env.GF_PLUGINS_PREINSTALL_SYNC).toBe("grafana-clickhouse-datasource@4.11.2");
     expect(Object.keys(env)).not.toContain("GF_INSTALL_PLUGINS");
     const pinned = loadConfig({ clickhousePluginVersion: "4.10.1" }, "dev");
-    expect(grafanaEnvironment(pinned, "pw")).toContain("GF_PLUGINS_PREINSTALL_SYNC=grafana-clickhouse-datasource@4.10.1");
+    expect(grafanaEnvironment(pinned)).toContain("GF_PLUGINS_PREINSTALL_SYNC=grafana-clickhouse-datasource@4.10.1");
   });
 
   it("is reached on the bind address, or on loopback when the stack binds every interface", () => {
@@ -120,8 +120,9 @@ describe("Grafana artifacts", () => {
   const files = grafanaArtifacts(dev);
 
   it("renders the environment and both datasource payloads with secrets as placeholders", () => {
-    expect(Object.keys(files).sort()).toEqual(["grafana/datasources/clickhouse.json", "grafana/datasources/loki.json", "grafana/environment.env"]);
-    expect(files["grafana/environment.env"]).toContain("GF_SECURITY_ADMIN_PASSWORD=<generated: grafanaAdminPassword>");
+    expect(Object.keys(files).sort()).toEqual(["grafana/datasources/clickhouse.json", "grafana/datasources/loki.json", "grafana/environment.env", "grafana/secret-files.txt"]);
+    expect(files["grafana/environment.env"]).not.toContain("<generated");
+    expect(files["grafana/secret-files.txt"]).toBe("/run/grafana-secrets/admin-password: <generated: grafanaAdminPassword>\n");
     const clickhouse = JSON.parse(files["grafana/datasources/clickhouse.json"]);
     expect(clickhouse.secureJsonData).toEqual({ password: "<generated: clickhouseReaderPassword>" });
     expect(JSON.parse(files["grafana/datasources/loki.json"])).toEqual(lokiDatasource(dev));
