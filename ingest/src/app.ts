@@ -251,7 +251,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     metrics.received.inc({ endpoint: request.routeOptions.url ?? "unknown" }, eventCount);
 
     const { rows, clamped } = prevalidated?.fast ?? normalizeEvents(events as Record<string, unknown>[], {
-      endpointType, batch: endpointType === undefined, envelopeSentAt: body.sentAt, receivedAtMs,
+      endpointType, batch: endpointType === undefined, envelopeSentAt: body.sentAt, envelopeContext: endpointType === undefined ? body.context : undefined, receivedAtMs,
       newMessageId: request.drawnMessageIds ? () => request.drawnMessageIds?.shift() ?? newMessageId() : newMessageId,
     });
     let bytes = 0;

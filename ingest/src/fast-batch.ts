@@ -16,6 +16,7 @@
  * - has a known field twice in one object (JSON.parse would keep the last), a known field of the wrong type or
  *   longer than the schema allows (lengths are checked on the raw bytes, which are never fewer than the
  *   characters Ajv counts), more than MAX_BATCH_EVENTS events;
+ * - has a batch-level `context` (merged into each event's context by the slow path);
  * - has an event the rules would refuse (missing ids, bad time, ...), a row over MAX_EVENT_BYTES, or a page or
  *   screen with `category` (merged into properties by the slow path).
  *
@@ -518,7 +519,8 @@ export function parseBatchFast(body: Buffer, options: FastBatchOptions): FastBat
       if (key === 1) writeKeyEscaped = s.escaped;
       if (key === 2 && (c !== QUOTE || i - valueStart - 2 > 64)) return undefined;
       if (key === 2) sentAtEscaped = s.escaped;
-      if (key === 3 && c !== OPEN_BRACE) return undefined;
+      // An envelope context is merged into every event's context: the slow path does that.
+      if (key === 3) return undefined;
       s.depth = 1;
     }
     if (key >= 0) {

@@ -42,6 +42,8 @@ export interface NormalizeOptions {
   readonly batch: boolean;
   /** `sentAt` of the batch envelope, used when an event has none. */
   readonly envelopeSentAt?: unknown;
+  /** `context` of the batch envelope: Segment merges it into each event's context (the event's keys win). */
+  readonly envelopeContext?: unknown;
   readonly receivedAtMs: number;
   readonly newMessageId: () => string;
   /** Most problems listed in one error response. Defaults to 20. */
@@ -54,6 +56,9 @@ export interface NormalizedRequest {
 }
 
 type RawEvent = Readonly<Record<string, unknown>>;
+
+/** Most bytes a batch's envelope `context` may add to its events in all (its size times the event count). */
+export const MAX_MERGED_CONTEXT_BYTES = 8 * 1024 * 1024;
 
 export function idValue(value: unknown): string {
   if (typeof value === "string") return value;
@@ -108,6 +113,14 @@ export function normalizeEvents(events: readonly RawEvent[], options: NormalizeO
   const receivedAt = clickhouseTime(options.receivedAtMs);
   const limiter = new Batch<NormalizedRow>({ maxItems: MAX_BATCH_EVENTS, maxBytes: Number.MAX_SAFE_INTEGER, maxItemBytes: MAX_EVENT_BYTES });
   let clamped = 0;
+  const envelopeContext = options.envelopeContext !== null && typeof options.envelopeContext === "object" ? options.envelopeContext as RawEvent : undefined;
+  if (envelopeContext) {
+    // Copied into every event, it multiplies: bound what one 500 KB request can become in the spool and in CPU.
+    const contextBytes = Buffer.byteLength(JSON.stringify(envelopeContext));
+    if (contextBytes * events.length > MAX_MERGED_CONTEXT_BYTES) {
+      throw new IngestError("batch_too_large", [{ field: "context", problem: `is ${contextBytes} bytes and is merged into each of the ${events.length} events; at most ${MAX_MERGED_CONTEXT_BYTES} bytes in all: send a smaller batch context or fewer events` }]);
+    }
+  }
 
   events.forEach((event, index) => {
     const before = problems.count;
@@ -149,7 +162,7 @@ export function normalizeEvents(events: readonly RawEvent[], options: NormalizeO
       objectJson = JSON.stringify(event.traits ?? {});
     }
     const json = rowJson(table, type, JSON.stringify(messageId), JSON.stringify(eventName), JSON.stringify(userId), JSON.stringify(anonymousId),
-      table === "aliases" ? JSON.stringify(idValue(event.previousId)) : table === "groups" ? JSON.stringify(groupId) : "", objectJson, JSON.stringify(event.context ?? {}), eventTime, receivedAt);
+      table === "aliases" ? JSON.stringify(idValue(event.previousId)) : table === "groups" ? JSON.stringify(groupId) : "", objectJson, JSON.stringify(envelopeContext ? { ...envelopeContext, ...(event.context as RawEvent | undefined) } : event.context ?? {}), eventTime, receivedAt);
     const bytes = Buffer.byteLength(json);
     const added = limiter.tryAdd({ table, json, bytes, messageId, clientMessageId: clientId !== undefined, userId: userId || anonymousId, clamped: time.clamped }, bytes);
     if (!added.ok) {

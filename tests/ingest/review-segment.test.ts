@@ -1,0 +1,81 @@
+/**
+ * Review findings on Segment semantics through the HTTP API (`app.inject()`, a real spool in a temporary directory).
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { buildApp } from "../../ingest/src/app";
+import { MessageIdIndex } from "../../ingest/src/message-id-index";
+import { createMetrics } from "../../ingest/src/metrics";
+import { Spool } from "../../ingest/src/spool";
+import { decodeSegment } from "../../ingest/src/spool-record";
+
+const KEY = "write-key-123";
+
+describe.each([true, false])("review: Segment semantics (batch fast path %s)", (batchFastPath) => {
+  let dir: string;
+  let spool: Spool;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "review-segment-"));
+    const messageIds = new MessageIdIndex();
+    ({ spool } = await Spool.open({ dir, maxBytes: 16 * 1024 * 1024, segmentMaxRows: 100_000, sealAfterMs: 60_000, messageIds }));
+    app = buildApp({ writeKeys: [KEY], retryAfterSeconds: 5, spool, messageIds, metrics: createMetrics(), logger: pino({ level: "silent" }), clickhouseReachable: async () => true, batchFastPath });
+  });
+  afterAll(async () => {
+    await app.close();
+    await spool.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Rows of every sealed segment so far, parsed. */
+  async function storedRows(): Promise<Record<string, unknown>[]> {
+    await spool.sealNow();
+    const rows: Record<string, unknown>[] = [];
+    for (const segment of spool.sealedSegments()) {
+      for (const record of decodeSegment(readFileSync(segment.path)).records) {
+        for (const section of record.sections) for (const line of section.bytes.toString("utf8").split("\n")) if (line) rows.push(JSON.parse(line) as Record<string, unknown>);
+      }
+    }
+    return rows;
+  }
+
+  it("merges a batch's envelope context into each event's context (the event's own keys win)", async () => {
+    const res = await app.inject({
+      method: "POST", url: "/v1/batch", headers: { "content-type": "application/json" },
+      payload: JSON.stringify({
+        writeKey: KEY,
+        context: { ip: "203.0.113.7", library: { name: "curl-backfill", version: "1" } },
+        batch: [
+          { type: "track", userId: "u1", event: "A", messageId: `ctx-a-${batchFastPath}` },
+          { type: "identify", userId: "u1", messageId: `ctx-b-${batchFastPath}`, traits: { plan: "pro" }, context: { ip: "198.51.100.1", locale: "de-DE" } },
+        ],
+      }),
+    });
+    expect(res.statusCode).toBe(200);
+    const rows = await storedRows();
+    const byId = (id: string) => rows.find((r) => r.message_id === id);
+    expect(byId(`ctx-a-${batchFastPath}`)?.context).toEqual({ ip: "203.0.113.7", library: { name: "curl-backfill", version: "1" } });
+    expect(byId(`ctx-b-${batchFastPath}`)?.context).toEqual({ ip: "198.51.100.1", library: { name: "curl-backfill", version: "1" }, locale: "de-DE" });
+  });
+
+  it("refuses a batch context too large to merge, naming the field, and stores nothing", async () => {
+    const rowsBefore = spool.rows;
+    const post = (context: unknown, events: number) => app.inject({
+      method: "POST", url: "/v1/batch", headers: { "content-type": "application/json" },
+      payload: JSON.stringify({ writeKey: KEY, context, batch: Array.from({ length: events }, (_, i) => ({ type: "track", userId: `u${i}`, event: "A" })) }),
+    });
+    const huge = await post({ pad: "c".repeat(40_000) }, 1);
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json()).toMatchObject({ code: "event_too_large", errors: [{ index: 0, field: "event" }] });
+    // 20 KB copied into 2,000 events would be 40 MB in the spool from one 480 KB request.
+    const multiplied = await post({ pad: "c".repeat(20_000) }, 2000);
+    expect(multiplied.statusCode).toBe(413);
+    expect(multiplied.json()).toMatchObject({ code: "batch_too_large", errors: [{ field: "context", problem: expect.stringMatching(/merged into each of the 2000 events/) }] });
+    expect(spool.rows).toBe(rowsBefore);
+  });
+});
