@@ -355,9 +355,12 @@ ORDER BY n`,
     topEvents: {
       kind: "clickhouse", name: "topEvents", title: "Top events", unit: "short", format: "table",
       description: "Events per event name over the whole days of the time range, and their share of all events.",
-      sql: `SELECT event_name AS event, sum(events) AS events, events / sum(events) OVER () AS share
+      // The share's total is every event of the days, not only the names picked in the event_name variable (one
+      // picked name showed 100%).
+      sql: `WITH hour >= toStartOfDay($__fromTime) AND hour < toStartOfDay($__toTime) + INTERVAL 1 DAY AS in_days
+SELECT event_name AS event, sum(events) AS events, events / (SELECT sum(events) FROM analytics.events_hourly WHERE in_days) AS share
 FROM analytics.events_hourly
-WHERE hour >= toStartOfDay($__fromTime) AND hour < toStartOfDay($__toTime) + INTERVAL 1 DAY AND ${eventFilter}
+WHERE in_days AND ${eventFilter}
 GROUP BY event_name
 ORDER BY events DESC, event
 LIMIT 20`,

@@ -168,6 +168,13 @@ describe("product analytics panels return the independently computed numbers", (
       .toEqual(expectedTopEvents(ds, month.fromMs, month.toMs).slice(0, 20));
   });
 
+  it("top events for some event names keep their share of all events, not of the picked ones", async () => {
+    const picked = ["report_exported", "dashboard_viewed"];
+    const rows = await runQuery<{ event: string; events: number; share: number }>(engine, product.topEvents.sql, { ...month, variables: { event_name: picked } });
+    expect(rows.map((r) => ({ event: r.event, events: Number(r.events), share: r.share })))
+      .toEqual(expectedTopEvents(ds, month.fromMs, month.toMs).filter((r) => picked.includes(r.event)));
+  });
+
   it("events per hour for one event name", async () => {
     const ctx = { ...month, variables: { event_name: ["report_exported"] } };
     const rows = await runQuery<{ time: string; event_name: string; events: number }>(engine, product.eventsPerHour.sql, ctx);
