@@ -276,7 +276,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
     if (kept.length === 0) {
       // Every event is a repeat: answer once the original is durable (it may still be in this group commit).
-      await spool.barrier();
+      try {
+        await spool.barrier();
+      } catch (error) {
+        // The original's write failed with it: not durable, so the client must retry (503), as the original's sender.
+        request.log.error({ err: error }, "spool write failed");
+        throw new IngestError("spool_unavailable");
+      }
     } else {
       const byTable = new Map<Table, { lines: string[]; byteLength: number }>();
       for (const row of kept) {
