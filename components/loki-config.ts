@@ -116,12 +116,20 @@ export function lokiHealthcheckTests(image: string): string[] {
   if (major < 3 || (major === 3 && minor <= 5)) {
     return ["CMD", "wget", "-q", "-O", "/dev/null", `http://127.0.0.1:${LOKI_HTTP_PORT}/ready`];
   }
-  if (major === 3 && minor === 6) {
-    throw new Error(`lokiImage: ${image} cannot be health-checked: Loki 3.6 images have no shell, no wget and no ` +
-      "`-health` flag, so the stack could not wait for Loki to be ready. Pin grafana/loki 3.5.x or 3.7.0 or later " +
-      "with `pulumi config set analytics:lokiImage grafana/loki:<version>`.");
-  }
+  const problem = lokiImageProblem(image);
+  if (problem) throw new Error(`lokiImage: ${image} cannot be health-checked: ${problem}`);
   return healthFlag;
+}
+
+/**
+ * Why the stack cannot health-check this Loki image, or undefined when it can. loadConfig reports it with the other
+ * config problems, before anything is created.
+ */
+export function lokiImageProblem(image: string): string | undefined {
+  const version = imageVersion(image);
+  if (!version || version[0] !== 3 || version[1] !== 6) return undefined;
+  return "Loki 3.6 images have no shell, no wget and no `-health` flag, so the stack could not wait for Loki to be " +
+    "ready. Pin grafana/loki 3.5.x or 3.7.0 or later with `pulumi config set analytics:lokiImage grafana/loki:<version>`.";
 }
 
 /** Files `npm run render` writes for Loki. */

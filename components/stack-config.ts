@@ -12,6 +12,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { lokiImageProblem } from "./loki-config";
 
 export type LogShipper = "promtail" | "alloy";
 
@@ -344,6 +345,8 @@ export function loadConfig(raw: RawConfig, stack: string, secrets: Partial<Recor
     }
     seen.set(value, name);
   }
+  const lokiProblem = lokiImageProblem(config.images.loki);
+  if (lokiProblem) r.problems.push(`${CONFIG_NAMESPACE}:lokiImage: got ${JSON.stringify(config.images.loki)}, expected an image the stack can health-check. ${lokiProblem}`);
   if (config.rollupRetentionDays < config.eventRetentionDays) {
     r.problems.push(`${CONFIG_NAMESPACE}:rollupRetentionDays: got ${config.rollupRetentionDays}, expected at least ` +
       `${CONFIG_NAMESPACE}:eventRetentionDays (${config.eventRetentionDays}); rollups must outlive the raw events they summarize. ` +

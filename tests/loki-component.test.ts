@@ -84,7 +84,10 @@ describe("Loki component", () => {
     const current = loadConfig({ lokiImage: "grafana/loki:3.7.1" }, "dev");
     const { resources: r37 } = await deploy(current);
     expect(rt.find(r37, CONTAINER, "loki-container").inputs.healthcheck.tests).toEqual(["CMD", "/usr/bin/loki", "-health"]);
-    const broken = loadConfig({ lokiImage: "grafana/loki:3.6.2" }, "dev");
+    // loadConfig refuses it first; the component still refuses a config built by other means.
+    expect(() => loadConfig({ lokiImage: "grafana/loki:3.6.2" }, "dev")).toThrow(/analytics:lokiImage/);
+    const base = loadConfig({}, "dev");
+    const broken = { ...base, images: { ...base.images, loki: "grafana/loki:3.6.2" } };
     const { result: error, resources: registered } = await rt.run(() => {
       try {
         new Loki("loki36", { config: broken, networkName: "n" });

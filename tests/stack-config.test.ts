@@ -90,6 +90,14 @@ describe("loadConfig", () => {
     }
   });
 
+  it("rejects a Loki image the stack cannot health-check here, not halfway through `pulumi up`", () => {
+    // Thrown by the Loki component, it came after the network, volumes, images and passwords were registered.
+    const [problem] = problemsOf({ lokiImage: "grafana/loki:3.6.3" });
+    expect(problem).toMatch(/^analytics:lokiImage: got "grafana\/loki:3\.6\.3", .*3\.5\.x or 3\.7\.0 or later/);
+    expect(problem).toContain("pulumi config set analytics:lokiImage");
+    expect(problemsOf({ lokiImage: "grafana/loki:3.7.0" })).toEqual([]);
+  });
+
   it("never reads secret values", () => {
     const cfg = loadConfig({ grafanaAdminPassword: "not-read" }, "dev");
     expect(JSON.stringify(cfg)).not.toContain("not-read");
