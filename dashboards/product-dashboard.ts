@@ -10,7 +10,7 @@ import type * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import { CLICKHOUSE_DATASOURCE } from "./clickhouse-query";
 import { logsDataLink } from "./explore-links";
 import { barChartPanel, logsPanel, numberPanels, statPanel, tablePanel, timeSeriesPanel } from "./panels";
-import { productQueries, serviceLogsQuery } from "./queries";
+import { ALL_EVENT_NAMES, productQueries, serviceLogsQuery } from "./queries";
 import type { AnalyticsSettings } from "./settings";
 
 export const PRODUCT_DASHBOARD_UID = "product-analytics";
@@ -19,7 +19,8 @@ export const PRODUCT_DASHBOARD_UID = "product-analytics";
  * Event-name variable: the names seen in the weeks of the time range, multi-select, All by default. Grafana sends All
  * as the list of these options, so they must cover everything the filtered panels read, which is more than the time
  * range: adoption reads whole ISO weeks, top events whole days. With the options of the range alone, "Last hour"
- * dropped from this week's adoption every feature nobody used in that hour.
+ * dropped from this week's adoption every feature nobody used in that hour. All itself is a custom value that
+ * matches every name (ALL_EVENT_NAMES), so no client-sent name is put into the SQL unless it is picked.
  */
 function eventNameVariable(): QueryVariableBuilder {
   return new QueryVariableBuilder("event_name")
@@ -29,7 +30,8 @@ function eventNameVariable(): QueryVariableBuilder {
     .refresh(VariableRefresh.OnTimeRangeChanged)
     .sort(VariableSort.AlphabeticalAsc)
     .multi(true)
-    .includeAll(true);
+    .includeAll(true)
+    .allValue(ALL_EVENT_NAMES);
 }
 
 /** Service variable for the logs panel and the Explore links; All is `.+` because Loki refuses `.*`. */

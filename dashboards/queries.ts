@@ -152,7 +152,13 @@ const WEEKLY_FEATURES = "analytics.feature_usage_weekly";
 const dayRange = (from: string, to: string) => `day >= ${from} AND day <= ${to}`;
 const RANGE_DAYS = dayRange("toDate($__fromTime)", "toDate($__toTime)");
 const LAST_30_DAYS = dayRange("toDate($__toTime) - 29", "toDate($__toTime)");
-const eventFilter = "event_name IN (${event_name:singlequote})";
+/**
+ * The event_name variable's All: a custom all value, which Grafana inserts as is (not formatted). Without it Grafana
+ * sends All as every option quoted by its singlequote format, which escapes ' but not backslashes, so one client-sent
+ * name with a backslash broke every filtered panel's SQL (or turned into another name) while All was picked.
+ */
+export const ALL_EVENT_NAMES = "'__all__'";
+const eventFilter = `(${ALL_EVENT_NAMES} IN (\${event_name:singlequote}) OR event_name IN (\${event_name:singlequote}))`;
 
 /** The days from `from` to `to` (Date expressions) as an array. */
 export const daysArray = (from: string, to: string) => `arrayMap(i -> (${from}) + i, range(toUInt32((${to}) - (${from}) + 1)))`;

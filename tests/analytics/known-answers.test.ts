@@ -263,8 +263,9 @@ describe("what Grafana actually sends", () => {
   });
 
   it("with All picked, the panels filtered by event_name count every event name they read, for a short time range too", async () => {
-    // Grafana sends All as every option of the variable, and the options follow the time range. "Last hour" on a
-    // Wednesday: this week's adoption and the whole days of top events also read names nobody used in that hour.
+    // The options follow the time range; picked one by one (or sent as All, as Grafana does for a variable without
+    // its own all value) they must cover what the panels read. "Last hour" on a Wednesday: this week's adoption and
+    // the whole days of top events also read names nobody used in that hour.
     const to = weekStart(ds.endMs - 8 * DAY_MS) + 2 * DAY_MS + 10 * 3_600_000 + 1000;
     const lastHour = { fromMs: to - 3_600_000, toMs: to, intervalSeconds: 60 };
     const all = { ...lastHour, variables: { event_name: await eventNameOptions(lastHour) } };
