@@ -9,7 +9,7 @@ export const TABLE_END = "<!-- config-table:end -->";
 
 export function configTable(projectYaml: string): string {
   const rows = [...declaredSettings(projectYaml)].map(([key, d]) => {
-    const dflt = d.secret ? "generated" : d.default === undefined ? "—" : `\`${d.default}\``;
+    const dflt = d.secret ? "generated" : d.default === undefined || d.default === "" ? "—" : `\`${d.default}\``;
     return `| \`analytics:${key}\` | ${d.secret ? "secret string" : d.type} | ${dflt} | ${d.description.replace(/\|/g, "\\|")} |`;
   });
   return [TABLE_START, "| key | type | default | what it does |", "|---|---|---|---|", ...rows, TABLE_END].join("\n");

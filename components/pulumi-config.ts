@@ -15,20 +15,41 @@ export function readStackConfig(): StackInputs {
   const prefix = `${CONFIG_NAMESPACE}:`;
   const secretKeys = new Set<string>(SECRET_KEYS);
   const raw: Record<string, string> = {};
-  const secretValues: Partial<Record<SecretKey, string>> = {};
+  const values: Partial<Record<SecretKey, string>> = {};
+  const plaintext: SecretKey[] = [];
   for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (!key.startsWith(prefix)) continue;
     const name = key.slice(prefix.length);
-    // Secret values are only checked (length, never printed); the config keeps only their presence.
-    if (secretKeys.has(name)) secretValues[name as SecretKey] = value;
-    raw[name] = secretKeys.has(name) ? "<secret>" : value;
+    if (!secretKeys.has(name)) {
+      raw[name] = value;
+      continue;
+    }
+    const encrypted = isStoredEncrypted(key);
+    if (value === "" && encrypted !== true) continue; // Pulumi.yaml's default "": unset, so generated.
+    if (encrypted === false) {
+      plaintext.push(name as SecretKey);
+    } else {
+      // Secret values are only checked (length, never printed); the config keeps only their presence.
+      values[name as SecretKey] = value;
+      raw[name] = "<secret>";
+    }
   }
-  const cfg = loadConfig(raw, pulumi.getStack(), secretValues);
+  const cfg = loadConfig(raw, pulumi.getStack(), { values, plaintext });
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
   for (const key of SECRET_KEYS) {
-    const value = config.getSecret(key);
+    const value = values[key] === undefined ? undefined : config.getSecret(key);
     if (value !== undefined) secrets[key] = value;
   }
   return { cfg, secrets };
+}
+
+/**
+ * Whether the stack stores this config key encrypted (`pulumi config set --secret`). The SDK exports the check
+ * without typing it; should it ever go, this answers undefined and a set secret is taken as encrypted (the program
+ * keeps it secret in the state either way).
+ */
+function isStoredEncrypted(fullKey: string): boolean | undefined {
+  const check = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+  return check === undefined ? undefined : check(fullKey);
 }

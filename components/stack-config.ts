@@ -103,14 +103,25 @@ export type SecretKey = (typeof SECRET_KEYS)[number];
  */
 export const MIN_SECRET_LENGTH = 8;
 
+/** The secrets a stack set, as the program checks them (see secretProblems). */
+export interface SetSecrets {
+  /** Values of the secret keys the stack set (encrypted, as `pulumi config set --secret` stores them). */
+  readonly values?: Partial<Record<SecretKey, string>>;
+  /** Secret keys the stack set in plain text (without --secret), so their value sits readable in the stack file. */
+  readonly plaintext?: readonly SecretKey[];
+}
+
 /**
  * Problems with the secrets a stack set (only the set ones: missing ones are generated). Messages give lengths,
  * never values.
  */
-export function secretProblems(values: Partial<Record<SecretKey, string>>): string[] {
+export function secretProblems({ values = {}, plaintext = [] }: SetSecrets): string[] {
   const problems: string[] = [];
   const fix = (key: string) => `Set it with \`pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value>\`, or remove it ` +
     `with \`pulumi config rm ${CONFIG_NAMESPACE}:${key}\` so the stack generates one.`;
+  for (const key of plaintext) {
+    problems.push(`${CONFIG_NAMESPACE}:${key}: is stored in plain text in the stack's Pulumi.<stack>.yaml, expected a secret. ${fix(key)}`);
+  }
   for (const key of SECRET_KEYS) {
     const value = values[key];
     if (value === undefined) continue;
@@ -281,9 +292,9 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
  * Validates and types a stack's configuration.
  * @param raw keys without the `analytics:` namespace, as strings (what `pulumi.Config.get` returns)
  * @param stack the stack name, used for the default Docker name prefix
- * @param secrets the values of the secrets the stack set, only checked (see secretProblems), never kept
+ * @param secrets the secrets the stack set, only checked (see secretProblems), never kept
  */
-export function loadConfig(raw: RawConfig, stack: string, secrets: Partial<Record<SecretKey, string>> = {}): StackConfig {
+export function loadConfig(raw: RawConfig, stack: string, secrets: SetSecrets = {}): StackConfig {
   const r = new Reader(raw);
   r.unknownKeys(KNOWN_KEYS);
   r.problems.push(...secretProblems(secrets));
@@ -327,7 +338,8 @@ export function loadConfig(raw: RawConfig, stack: string, secrets: Partial<Recor
       batchMaxEvents: r.integer("batchMaxEvents", DEFAULTS.batchMaxEvents, 1, 1_000_000),
       flushIntervalMs: r.integer("flushIntervalMs", DEFAULTS.flushIntervalMs, 10, 60_000, "milliseconds"),
     },
-    namePrefix: r.string("namePrefix", defaultNamePrefix(stack), {
+    // "" is Pulumi.yaml's default: unset.
+    namePrefix: raw.namePrefix === "" ? defaultNamePrefix(stack) : r.string("namePrefix", defaultNamePrefix(stack), {
       test: (v) => NAME_PREFIX.test(v), expected: "lowercase letters, digits and dashes, starting with a letter, at most 31 characters",
     }),
   };

@@ -6,12 +6,17 @@
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE, type RawConfig } from "./stack-config";
+import { CONFIG_NAMESPACE, SECRET_KEYS, type RawConfig } from "./stack-config";
 
 export interface DeclaredSetting {
   readonly type: string;
   readonly description: string;
+  /** The declared default; "" declares an optional key that is unset by default. */
   readonly default?: string;
+  /**
+   * A secret of the program (SECRET_KEYS). Pulumi.yaml cannot say `secret: true` for them: a key declared secret
+   * must be set (encrypted) by every stack, and these are generated when unset.
+   */
   readonly secret: boolean;
 }
 
@@ -25,7 +30,7 @@ export function declaredSettings(projectYaml: string): Map<string, DeclaredSetti
       type: String(decl.type ?? "string"),
       description: String(decl.description ?? ""),
       default: decl.default === undefined ? undefined : String(decl.default),
-      secret: decl.secret === true,
+      secret: decl.secret === true || (SECRET_KEYS as readonly string[]).includes(name),
     });
   }
   return out;

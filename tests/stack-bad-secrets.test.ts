@@ -43,6 +43,15 @@ describe("secrets the stack sets", () => {
     expect(problemFor({ [KEYS]: " , " })).toContain(`${KEYS}: holds no write key`);
   });
 
+  it("refuses a secret stored in plain text (set without --secret), and takes Pulumi.yaml's empty default as unset", () => {
+    pulumi.runtime.setAllConfig(stackConfig("dev", { [GRAFANA]: "a-long-admin-password" }), []);
+    expect(() => readStackConfig()).toThrow(`${GRAFANA}: is stored in plain text`);
+    expect(() => readStackConfig()).not.toThrow(/a-long-admin-password/);
+    pulumi.runtime.setAllConfig(stackConfig("dev"), []);
+    expect(stackConfig("dev")[GRAFANA]).toBe("");
+    expect(readStackConfig().secrets).toEqual({});
+  });
+
   it("accepts good secrets and keeps them secret", async () => {
     expect(problemFor({ [GRAFANA]: "a-long-admin-password", [KEYS]: "write-key-one,write-key-two" })).toBe("");
     const { secrets } = readStackConfig();

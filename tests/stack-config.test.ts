@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { ConfigError, DEFAULTS, KNOWN_KEYS, SECRET_KEYS, loadConfig } from "../components/stack-config";
-import { declaredSettings, rawConfigForStack } from "../components/stack-files";
+import { declaredSettings, rawConfigForStack, stackValues } from "../components/stack-files";
 
 const root = join(__dirname, "..");
 
@@ -114,16 +115,30 @@ describe("Pulumi.yaml", () => {
   it("declares the same defaults as the code", () => {
     const codeDefaults: Record<string, unknown> = { ...DEFAULTS };
     for (const [key, decl] of declared) {
-      if (decl.default === undefined) continue;
+      if (decl.default === undefined || decl.default === "") continue; // "": optional, unset by default
       expect(codeDefaults[key], `Pulumi.yaml default of ${key} has no counterpart in DEFAULTS`).toBeDefined();
       expect(decl.default, `default of ${key}: Pulumi.yaml says ${decl.default}, stack-config.ts says ${codeDefaults[key]}; make them equal`).toBe(String(codeDefaults[key]));
     }
   });
 
-  it("marks exactly the secret keys as secret, with no default", () => {
+  it("requires nothing a stack does not set: the Pulumi CLI refuses to run a stack missing a key declared without a default", () => {
+    // pulumi/pulumi sdk/go/common/workspace (mergeConfig): a key of the project's namespace with neither `default`
+    // nor `value` is required, and `pulumi up` stops with "Stack 'dev' is missing configuration values ...".
+    for (const stack of ["dev", "prod"]) {
+      const set = stackValues(readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8"));
+      const missing = [...declared].filter(([key, d]) => d.default === undefined && set[key] === undefined).map(([key]) => key);
+      expect(missing, `Pulumi.${stack}.yaml`).toEqual([]);
+    }
+  });
+
+  it("declares the secret keys optional (default \"\", never `secret: true`, which Pulumi would require every stack to set)", () => {
     const secret = [...declared].filter(([, d]) => d.secret).map(([k]) => k).sort();
     expect(secret).toEqual([...SECRET_KEYS].sort());
-    for (const key of SECRET_KEYS) expect(declared.get(key)?.default).toBeUndefined();
+    const doc = parse(readFileSync(join(root, "Pulumi.yaml"), "utf8")) as { config: Record<string, Record<string, unknown>> };
+    for (const key of SECRET_KEYS) {
+      expect(declared.get(key)?.default, key).toBe("");
+      expect(doc.config[key].secret, key).toBeUndefined();
+    }
   });
 
   it("describes every setting", () => {
