@@ -3,9 +3,9 @@
  *
  * `Pulumi.yaml` declares each key (type, description, default) under the `analytics:` namespace; this module
  * is the single place that turns the raw strings Pulumi hands us into a typed `StackConfig`. Defaults live in
- * `DEFAULTS` only (a test checks they match `Pulumi.yaml`). Secrets never pass through here as plain values:
- * `index.ts` reads them with `getSecret` and generates the missing ones, so this module only sees the
- * non-secret keys and stays free of Pulumi.
+ * `DEFAULTS` only (a test checks they match `Pulumi.yaml`). Secrets never end up in the `StackConfig`:
+ * `pulumi-config.ts` reads them with `getSecret` and generates the missing ones; this module only checks the set
+ * ones (`secretProblems`: length and encryption, never printing a value) and stays free of Pulumi.
  *
  * Bad values throw a `ConfigError` listing every problem at once ("analytics:grafanaPort: got \"abc\", expected an
  * integer port 1-65535"), so `pulumi preview` fails before any resource is registered.
