@@ -16,6 +16,7 @@
  * - has a known field twice in one object (JSON.parse would keep the last), a known field of the wrong type or
  *   longer than the schema allows (lengths are checked on the raw bytes, which are never fewer than the
  *   characters Ajv counts), more than MAX_BATCH_EVENTS events;
+ * - has a key with a dot or a possibly out-of-range integer in a kept object (json-column.ts decides, on the slow path);
  * - has a batch-level `context` (merged into each event's context by the slow path);
  * - has an event the rules would refuse (missing ids, bad time, ...), a row over MAX_EVENT_BYTES, or a page or
  *   screen with `category` (merged into properties by the slow path).
@@ -28,6 +29,7 @@
 import { isAscii, isUtf8 } from "node:buffer";
 import { clickhouseTime, correctEventTime, parseIsoTime } from "./event-time";
 import { EVENT_TYPES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES, MAX_JSON_DEPTH, type EventType } from "./event-schema";
+import { integerOutOfRange } from "./json-column";
 import { idValue, rowJson, TABLE_OF, type NormalizedRequest, type NormalizedRow } from "./normalize-events";
 
 export interface FastBatchOptions {
@@ -117,6 +119,8 @@ class Scanner {
   /** Cleared when a scanned value's bytes differ from what JSON.stringify would write (only while `tracking`). */
   canonical = true;
   tracking = false;
+  /** Set while `tracking` on a key with a dot or an integer out of ClickHouse's range (json-column.ts): declined. */
+  refusable = false;
   depth = 0;
   private readonly keyPositions = keyPositions;
   private readonly keyCounts = keyCounts;
@@ -181,12 +185,15 @@ class Scanner {
       if (!(c >= DIGIT_0 && c <= DIGIT_9)) return -1;
       do c = b[++i]; while (c >= DIGIT_0 && c <= DIGIT_9);
     }
-    if (c === LOWER_E || c === UPPER_E) {
+    const exponent = c === LOWER_E || c === UPPER_E;
+    if (exponent) {
       c = b[++i];
       if (c === PLUS || c === MINUS) c = b[++i];
       if (!(c >= DIGIT_0 && c <= DIGIT_9)) return -1;
       do c = b[++i]; while (c >= DIGIT_0 && c <= DIGIT_9);
     }
+    // Only numbers of 19 characters or more, or with an exponent, can be integers of 2^63 and more.
+    if (this.tracking && (i - start >= 19 || exponent) && integerOutOfRange(Number(this.b.toString("latin1", start, i)))) this.refusable = true;
     if (this.tracking && this.canonical) {
       const negative = b[start] === MINUS;
       // An integer of up to 15 digits prints as written (except -0); anything else is checked the slow way.
@@ -249,6 +256,9 @@ class Scanner {
       i = this.scanString(i);
       if (i < 0) return -1;
       if (this.isGuardedKey(keyStart + 1, i - 1)) return -1;
+      if (this.tracking && !this.refusable) {
+        for (let k = keyStart + 1; k < i - 1; k++) if (b[k] === DOT) this.refusable = true;
+      }
       if (this.tracking && this.canonical) this.checkKey(keyStart + 1, i - 1);
       i = this.innerWhitespace(i);
       if (b[i] !== COLON) return -1;
@@ -352,9 +362,10 @@ function scanEvent(s: Scanner, i: number, base: number): number {
     const c = b[i];
     s.tracking = field >= 0 && KEPT.has(field);
     s.canonical = true;
+    s.refusable = false;
     i = s.scanValue(i);
     s.tracking = false;
-    if (i < 0) return -1;
+    if (i < 0 || s.refusable) return -1;
     if (field >= 0) {
       const slot = base + field * 3;
       if (fieldTable[slot] >= 0) return -1; // a known field twice: JSON.parse keeps the last; leave that to it

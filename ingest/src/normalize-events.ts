@@ -7,6 +7,7 @@
  *   `userId` and `previousId` (Segment's rules);
  * - ids may be numbers (many apps use integer user ids) and are stored as strings;
  * - event time is corrected with `sentAt` (event-time.ts); too-far-future events are clamped and flagged;
+ * - a value ClickHouse's JSON type would refuse (json-column.ts) is refused here, before the 200, naming its path;
  * - a row larger than 32 KB once serialized is refused (Segment's per-event limit);
  * - a missing `messageId` gets a generated one, so every stored row has an idempotency key.
  * Nothing is stored unless every event is valid, so a client can fix and resend the whole request.
@@ -14,6 +15,7 @@
 import { Batch } from "./batch";
 import { clickhouseTime, correctEventTime, parseIsoTime } from "./event-time";
 import { IngestError, type FieldProblem } from "./errors";
+import { jsonColumnProblem } from "./json-column";
 import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, type EventType } from "./event-schema";
 
 export const TABLES = ["events", "identifies", "groups", "aliases"] as const;
@@ -146,6 +148,21 @@ export function normalizeEvents(events: readonly RawEvent[], options: NormalizeO
     const sentAtMs = event.sentAt !== undefined
       ? timeField(event, "sentAt", problems, index)
       : timeField(event, "sentAt", problems, index, typeof options.envelopeSentAt === "string" ? options.envelopeSentAt : undefined);
+    // The objects as they will be stored, checked for what ClickHouse's JSON type would refuse after we said 200.
+    const table = TABLE_OF[type];
+    const objectField = table === "events" ? "properties" : "traits";
+    let object: unknown;
+    if (table === "events") {
+      const properties = (event.properties as Record<string, unknown> | undefined) ?? {};
+      object = typeof event.category === "string" && type !== "track" ? { ...properties, category: event.category } : properties;
+    } else if (table !== "aliases") {
+      object = event.traits ?? {};
+    }
+    const context = envelopeContext ? { ...envelopeContext, ...(event.context as RawEvent | undefined) } : event.context ?? {};
+    for (const [field, value] of [[objectField, object], ["context", context]] as const) {
+      const found = jsonColumnProblem(value, field);
+      if (found) problems.add(index, found.field, found.problem);
+    }
     if (problems.count > before) return;
 
     const time = correctEventTime({ timestampMs, sentAtMs, receivedAtMs: options.receivedAtMs });
@@ -153,16 +170,9 @@ export function normalizeEvents(events: readonly RawEvent[], options: NormalizeO
     const clientId = (event.messageId ?? event.message_id) as string | undefined;
     const messageId = clientId ?? options.newMessageId();
     const eventTime = clickhouseTime(time.eventTimeMs);
-    const table = TABLE_OF[type];
-    let objectJson = "";
-    if (table === "events") {
-      const properties = (event.properties as Record<string, unknown> | undefined) ?? {};
-      objectJson = JSON.stringify(typeof event.category === "string" && type !== "track" ? { ...properties, category: event.category } : properties);
-    } else if (table !== "aliases") {
-      objectJson = JSON.stringify(event.traits ?? {});
-    }
+    const objectJson = object === undefined ? "" : JSON.stringify(object);
     const json = rowJson(table, type, JSON.stringify(messageId), JSON.stringify(eventName), JSON.stringify(userId), JSON.stringify(anonymousId),
-      table === "aliases" ? JSON.stringify(idValue(event.previousId)) : table === "groups" ? JSON.stringify(groupId) : "", objectJson, JSON.stringify(envelopeContext ? { ...envelopeContext, ...(event.context as RawEvent | undefined) } : event.context ?? {}), eventTime, receivedAt);
+      table === "aliases" ? JSON.stringify(idValue(event.previousId)) : table === "groups" ? JSON.stringify(groupId) : "", objectJson, JSON.stringify(context), eventTime, receivedAt);
     const bytes = Buffer.byteLength(json);
     const added = limiter.tryAdd({ table, json, bytes, messageId, clientMessageId: clientId !== undefined, userId: userId || anonymousId, clamped: time.clamped }, bytes);
     if (!added.ok) {

@@ -78,4 +78,30 @@ describe.each([true, false])("review: Segment semantics (batch fast path %s)", (
     expect(multiplied.json()).toMatchObject({ code: "batch_too_large", errors: [{ field: "context", problem: expect.stringMatching(/merged into each of the 2000 events/) }] });
     expect(spool.rows).toBe(rowsBefore);
   });
+
+  it("refuses with 400 the values ClickHouse's JSON type would refuse after a 200 (they could only be dead-lettered)", async () => {
+    const rowsBefore = spool.rows;
+    const batch = (extra: Record<string, unknown>) => app.inject({
+      method: "POST", url: "/v1/batch", headers: { "content-type": "application/json" },
+      payload: JSON.stringify({ writeKey: KEY, batch: [{ type: "track", userId: "u", event: "fine" }, { type: "track", userId: "u", event: "A", ...extra }] }),
+    });
+    const dotted = await batch({ properties: { "page.url": "/a", page: { url: "/b" } } });
+    expect(dotted.statusCode).toBe(400);
+    expect(dotted.json()).toMatchObject({ code: "invalid_event", errors: [{ index: 1, field: "properties", problem: expect.stringMatching(/"page\.url" twice/) }] });
+    const inArray = await batch({ context: { items: [{ ok: 1 }, { "a.b": 1, a: { b: 2 } }] } });
+    expect(inArray.json()).toMatchObject({ code: "invalid_event", errors: [{ index: 1, field: "context.items[1]" }] });
+    const big = await batch({ properties: { n: 2e19 } });
+    expect(big.statusCode).toBe(400);
+    expect(big.json()).toMatchObject({ code: "invalid_event", errors: [{ index: 1, field: "properties.n", problem: expect.stringMatching(/send it as a string/) }] });
+    const negative = await app.inject({
+      method: "POST", url: "/v1/identify", headers: { "content-type": "application/json" },
+      payload: `{"writeKey":"${KEY}","userId":"u","traits":{"n":-9223372036854775809}}`,
+    });
+    expect(negative.json()).toMatchObject({ code: "invalid_event", errors: [{ field: "traits.n" }] });
+    expect(spool.rows).toBe(rowsBefore);
+    // Their neighbours ClickHouse takes are accepted: dotted keys without a clash, 2^64 - 2048, -2^63 + 1024, 1e21 (written with an exponent: a float).
+    const fine = await batch({ properties: { "page.url": "/a", page: { title: "t" }, n: 18446744073709549568, m: -9223372036854774784, f: 1e21, g: 0.5 } });
+    expect(fine.statusCode).toBe(200);
+    expect(spool.rows).toBe(rowsBefore + 2);
+  });
 });

@@ -11,6 +11,7 @@ import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { createClickHouseSink, type ClickHouseSink } from "../../ingest/src/clickhouse-sink";
 import { MessageIdIndex } from "../../ingest/src/message-id-index";
 import { createMetrics } from "../../ingest/src/metrics";
+import { jsonColumnProblem } from "../../ingest/src/json-column";
 import { normalizeEvents } from "../../ingest/src/normalize-events";
 import { deadLetterFilePath, Shipper } from "../../ingest/src/shipper";
 import { Spool } from "../../ingest/src/spool";
@@ -78,5 +79,19 @@ describe("review: shipping accepted events", () => {
     expect(await count("SELECT uniqExact(toYYYYMM(event_time)) AS c FROM analytics.events WHERE event_name = 'Backfilled'")).toBe(120);
     expect(await count("SELECT count() AS c FROM analytics.events WHERE message_id = 'after-backfill'")).toBe(1);
     expect(await count("SELECT count() AS c FROM analytics.ingest_dead_letters")).toBe(0);
+  });
+
+  it("agrees with the engine on what its JSON type refuses (json-column.ts): refused values fail, their neighbours land", async () => {
+    const line = (properties: string, id: string) => Buffer.from(`{"message_id":"${id}","type":"track","event_name":"json-column","user_id":"u","anonymous_id":"","properties":${properties},"context":{},"event_time":"2024-05-01 10:00:00.000","received_at":"2024-05-01 10:00:00.000"}\n`);
+    const refused = ['{"page.url":"/a","page":{"url":"/b"}}', '{"x":[{"a.b":1,"a":{"b":2}}]}', '{"n":20000000000000000000}', '{"n":-9223372036854775809}'];
+    for (const [i, properties] of refused.entries()) {
+      await expect(sink.insert("events", [line(properties, `refused-${i}`)], `refused-${i}`)).rejects.toMatchObject({ code: "117" });
+      expect(jsonColumnProblem(JSON.parse(properties), "properties"), properties).toBeDefined();
+    }
+    // What normalizeEvents writes for the accepted neighbours (see review-segment.test.ts) lands.
+    const { rows } = normalizeEvents([{ type: "track", userId: "u", event: "json-column", messageId: "neighbours", properties: { "page.url": "/a", page: { title: "t" }, n: 18446744073709549568, m: -9223372036854774784, f: 1e21 } }],
+      { batch: true, receivedAtMs: Date.now(), newMessageId: () => "unused" });
+    await sink.insert("events", [Buffer.from(`${rows[0].json}\n`)], "neighbours");
+    expect(await count("SELECT count() AS c FROM analytics.events WHERE message_id = 'neighbours'")).toBe(1);
   });
 });

@@ -36,7 +36,9 @@ export class Gen {
       () => -this.int(1000),
       () => 0,
       () => Math.round(this.rnd() * 1e6) / 100,
-      () => this.rnd() * 1e21,
+      // Large integers ClickHouse's JSON type takes (up to 2^64; beyond it ingest refuses them), and exponent forms.
+      () => this.rnd() * 1e19,
+      () => 1e21 + this.rnd() * 1e22,
       () => 2 ** 53 + this.int(10),
       () => 1e-7 * this.int(100),
       () => -0.5,
