@@ -409,11 +409,16 @@ export function ingestQueries(s: AnalyticsSettings) {
     eventsReceivedPerSecond: {
       kind: "clickhouse", name: "eventsReceivedPerSecond", title: "Events received per second", unit: "short", format: "time_series",
       description: "Events stored in ClickHouse per second, by arrival time (received_at).",
+      // WITH FILL: an interval nothing arrived in is a 0, not a missing point that the line is drawn across (an
+      // outage looked like steady traffic).
       sql: `SELECT $__timeInterval(received_at) AS time, count() / $__interval_s AS events_per_second
 FROM analytics.events
 WHERE $__timeFilter(received_at)
 GROUP BY time
-ORDER BY time`,
+ORDER BY time WITH FILL
+  FROM toStartOfInterval($__fromTime, INTERVAL $__interval_s SECOND)
+  TO toStartOfInterval($__toTime, INTERVAL $__interval_s SECOND) + $__interval_s
+  STEP $__interval_s`,
     },
     ingestLag: {
       kind: "clickhouse", name: "ingestLag", title: "Ingest lag (received - event time)", unit: "s", format: "time_series",

@@ -207,6 +207,19 @@ describe("ingest health panels", () => {
     expect(lag.map((r) => [time(r.time), r.p50, r.p95])).toEqual(expected.map((b) => [b.bucket, b.p50, b.p95]));
     expect(expected.some((b) => b.p95 > 3600)).toBe(true); // late arrivals are in the data
   });
+
+  it("events received per second is 0, not a gap, in the intervals nothing arrived in", async () => {
+    // Minutes of a quiet night: a time series without the empty minutes draws a line across them (an outage looks
+    // like steady traffic).
+    const ctx = { fromMs: ds.endMs - 3 * DAY_MS + 2 * 3_600_000 + 17_000, toMs: ds.endMs - 3 * DAY_MS + 4 * 3_600_000 + 17_000, intervalSeconds: 60 };
+    const rows = await runQuery<{ time: string; events_per_second: number }>(engine, ingest.eventsReceivedPerSecond.sql, ctx);
+    const from = Math.floor(ctx.fromMs / 1000) * 1000, to = Math.floor(ctx.toMs / 1000) * 1000;
+    const arrived = new Map(expectedIngest(ds, from, to, 60_000).map((b) => [b.bucket, b.events]));
+    const expected: [number, number][] = [];
+    for (let bucket = Math.floor(from / 60_000) * 60_000; bucket <= to; bucket += 60_000) expected.push([bucket, (arrived.get(bucket) ?? 0) / 60]);
+    expect(expected.filter(([, n]) => n === 0).length).toBeGreaterThan(10);
+    expect(rows.map((r) => [time(r.time), r.events_per_second])).toEqual(expected);
+  });
 });
 
 describe("alert queries", () => {
