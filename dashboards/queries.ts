@@ -374,10 +374,21 @@ LIMIT 20`,
     eventsPerHour: {
       kind: "clickhouse", name: "eventsPerHour", title: "Events per hour", unit: "short", format: "time_series",
       description: "Events per hour (or per panel interval when wider) by event name.",
-      sql: `SELECT toStartOfInterval(hour, INTERVAL greatest($__interval_s, 3600) SECOND) AS time, event_name, sum(events) AS events
-FROM analytics.events_hourly
-WHERE $__timeFilter(hour) AND ${eventFilter}
-GROUP BY time, event_name
+      // WITH FILL per event name (the sorting prefix): an interval without the event is a 0, not a missing point the
+      // line is drawn across (a rare event looked steady). It fills from the first whole hour in the range (hours
+      // from $__fromTime on are read) to the interval holding $__toTime. Then time first, as Grafana's long-to-wide
+      // conversion needs.
+      sql: `WITH greatest($__interval_s, 3600) AS step
+SELECT time, event_name, events FROM (
+  SELECT toStartOfInterval(hour, INTERVAL step SECOND) AS time, event_name, sum(events) AS events
+  FROM analytics.events_hourly
+  WHERE $__timeFilter(hour) AND ${eventFilter}
+  GROUP BY time, event_name
+  ORDER BY event_name, time WITH FILL
+    FROM toStartOfInterval(toStartOfHour($__fromTime - 1) + 3600, INTERVAL step SECOND)
+    TO toStartOfInterval($__toTime, INTERVAL step SECOND) + step
+    STEP step
+)
 ORDER BY time, event_name`,
     },
     actorsPerHour: {
