@@ -183,6 +183,8 @@ export class ClickHouse extends pulumi.ComponentResource {
       password: args.passwords.migrator,
       migrations,
       afterStatements: afterMigrationStatements(cfg, args.funnelSteps ?? DEFAULT_FUNNEL, args.retentionOffsetsDays),
+      // A new (empty) data volume needs the whole schema again.
+      dataVolume: volume.name,
     }, { parent: this, dependsOn: [this.container] });
 
     // Derived from the healthy container, so whoever uses them waits for it.

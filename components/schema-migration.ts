@@ -37,6 +37,11 @@ export interface SchemaMigrationArgs {
   readonly afterStatements?: pulumi.Input<pulumi.Input<string>[]>;
   /** Seconds to wait for ClickHouse to accept the user before giving up. Defaults to 120. */
   readonly connectTimeoutSeconds?: pulumi.Input<number>;
+  /**
+   * Name of the Docker volume holding ClickHouse's data. A new volume is an empty server: a change applies every
+   * migration and after-statement again. Defaults to "" (not tracked).
+   */
+  readonly dataVolume?: pulumi.Input<string>;
 }
 
 /** Inputs as the provider receives them. */
@@ -47,6 +52,7 @@ interface ProviderInputs {
   readonly migrations: MigrationSource[];
   readonly afterStatements: string[];
   readonly connectTimeoutSeconds: number;
+  readonly dataVolume?: string;
 }
 
 /** State the provider records (no password). */
@@ -55,6 +61,8 @@ interface ProviderOutputs {
   readonly username: string;
   readonly applied: AppliedMigration[];
   readonly afterStatements: string[];
+  /** Absent in states written before it was tracked. */
+  readonly dataVolume?: string;
 }
 
 async function migrate(inputs: ProviderInputs, runAfterStatements: boolean): Promise<ProviderOutputs> {
@@ -77,6 +85,7 @@ async function migrate(inputs: ProviderInputs, runAfterStatements: boolean): Pro
       username: inputs.username,
       applied: result.applied.map((a) => ({ name: a.name, checksum: a.checksum })),
       afterStatements: inputs.afterStatements,
+      dataVolume: inputs.dataVolume ?? "",
     };
   } finally {
     await client.close();
@@ -85,6 +94,14 @@ async function migrate(inputs: ProviderInputs, runAfterStatements: boolean): Pro
 
 function sameList(a: readonly unknown[] | undefined, b: readonly unknown[] | undefined): boolean {
   return JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+}
+
+/**
+ * Whether the data volume changed: a new volume holds no schema, so everything is applied again. A state written
+ * before the volume was tracked counts as unchanged (no needless update on upgrade).
+ */
+function newDataVolume(olds: ProviderOutputs, news: ProviderInputs): boolean {
+  return olds.dataVolume !== undefined && olds.dataVolume !== (news.dataVolume ?? "");
 }
 
 async function checkInputs(_olds: unknown, news: ProviderInputs): Promise<pulumi.dynamic.CheckResult> {
@@ -108,7 +125,8 @@ async function diffState(_id: string, olds: ProviderOutputs, news: ProviderInput
   const tampered = findTamperedMigrations(olds.applied ?? [], files);
   if (tampered.length > 0) throw tamperedMigrationsError(tampered);
   const changes = !sameList((olds.applied ?? []).map((a) => [a.name, a.checksum]), files.map((f) => [f.name, f.checksum])) ||
-    !sameList(olds.afterStatements, news.afterStatements) || olds.url !== news.url || olds.username !== news.username;
+    !sameList(olds.afterStatements, news.afterStatements) || olds.url !== news.url || olds.username !== news.username ||
+    newDataVolume(olds, news);
   return { changes };
 }
 
@@ -118,7 +136,7 @@ async function createState(inputs: ProviderInputs): Promise<pulumi.dynamic.Creat
 }
 
 async function updateState(_id: string, olds: ProviderOutputs, news: ProviderInputs): Promise<pulumi.dynamic.UpdateResult> {
-  return { outs: await migrate(news, !sameList(olds.afterStatements, news.afterStatements)) };
+  return { outs: await migrate(news, !sameList(olds.afterStatements, news.afterStatements) || newDataVolume(olds, news)) };
 }
 
 async function deleteState(): Promise<void> {
@@ -148,6 +166,7 @@ export class SchemaMigration extends pulumi.dynamic.Resource {
       migrations: args.migrations,
       afterStatements: args.afterStatements ?? [],
       connectTimeoutSeconds: args.connectTimeoutSeconds ?? 120,
+      dataVolume: args.dataVolume ?? "",
       applied: undefined,
     }, opts, "analytics", "SchemaMigration");
   }

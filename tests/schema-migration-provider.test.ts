@@ -118,6 +118,26 @@ describe("SchemaMigration provider, serialized and run against ClickHouse over H
     expect(outs.afterStatements).toEqual(news.afterStatements);
   });
 
+  it("a new data volume is a change, and update runs the after-statements again", async () => {
+    // Stands in for the empty server on a new volume: the retention the after-statements set is gone.
+    const client = createClient({ url: server.url, username: "migrator", password: PASSWORD });
+    try {
+      await client.command({ query: "ALTER TABLE analytics.events MODIFY TTL toDate(event_time) + INTERVAL 7 DAY DELETE" });
+    } finally {
+      await client.close();
+    }
+    expect(outs.dataVolume).toBe("");
+    const news = { ...inputs, dataVolume: "analytics-eu-clickhouse-data" };
+    expect(news.afterStatements).toEqual(["ALTER TABLE analytics.events MODIFY TTL toDate(event_time) + INTERVAL 90 DAY DELETE"]);
+    expect((await provider.diff!("id", outs, news)).changes).toBe(true);
+    outs = (await provider.update!("id", outs, news)).outs!;
+    const [events] = await query<{ q: string }>("SELECT create_table_query AS q FROM system.tables WHERE database = 'analytics' AND name = 'events'");
+    expect(events.q).toContain("TTL toDate(event_time) + toIntervalDay(90)");
+    expect(outs.dataVolume).toBe("analytics-eu-clickhouse-data");
+    expect((await provider.diff!("id", outs, news)).changes).toBe(false);
+    inputs = news;
+  });
+
   it("gives up with a clear error when ClickHouse does not accept the user", async () => {
     const failure = await provider.create({ ...inputs, password: "wrong", connectTimeoutSeconds: 2 }).then(() => undefined, (e: Error) => e);
     expect(failure?.message).toContain(`ClickHouse at ${server.url} did not accept a query`);
