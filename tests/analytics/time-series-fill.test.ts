@@ -1,0 +1,59 @@
+/**
+ * The time series that fill empty intervals with 0 (events per hour, events received per second, DAU) stop at now: a
+ * range that ends in the future, like Grafana's "Today" (midnight to midnight) or "This week", must not show the
+ * hours still to come as a drop to zero. Own engine, with events around the test's real clock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../components/stack-config";
+import { ingestQueries, productQueries } from "../../dashboards/queries";
+import { analyticsSettings } from "../../dashboards/settings";
+import type { TestEngine } from "../support/clickhouse-engine";
+import { DAY_MS, dayOf, formatTime, parseTime, type EventRow } from "../support/dataset";
+import { insertEvents, runQuery, startAnalyticsEngine } from "./analytics-engine";
+
+const settings = analyticsSettings(loadConfig({}, "test"));
+const product = productQueries(settings);
+const ingest = ingestQueries(settings);
+const HOUR = 3_600_000;
+
+let engine: TestEngine;
+const now = Date.now();
+const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+
+/** One event an hour for the last 30 hours, the last one 10 minutes ago. */
+const events: EventRow[] = Array.from({ length: 30 }, (_, i) => {
+  const at = now - 10 * 60_000 - i * HOUR;
+  return { message_id: `fill-${i}`, type: "track", event_name: "report_exported", user_id: `user_${i % 3}`, anonymous_id: "",
+    properties: {}, context: {}, event_time: formatTime(at), received_at: formatTime(at + 500) };
+});
+
+beforeAll(async () => {
+  engine = await startAnalyticsEngine("time-series-fill");
+  await insertEvents(engine, events);
+});
+
+afterAll(async () => engine?.close());
+
+describe("a range ending in the future", () => {
+  const ctx = { fromMs: dayOf(now) - DAY_MS, toMs: dayOf(now) + DAY_MS - 1000, intervalSeconds: 3600, variables: { event_name: ["report_exported"] } };
+  const last = (rows: { time: string }[]) => Math.max(...rows.map((r) => time(r.time)));
+
+  it("events per hour ends with the current hour", async () => {
+    const rows = await runQuery<{ time: string; events: number }>(engine, product.eventsPerHour.sql, ctx);
+    expect(last(rows)).toBe(Math.floor(Date.now() / HOUR) * HOUR);
+    expect(rows.reduce((sum, r) => sum + Number(r.events), 0)).toBe(events.filter((e) => parseTime(e.event_time) >= ctx.fromMs).length);
+  });
+
+  it("events received per second ends with the current interval", async () => {
+    const rows = await runQuery<{ time: string }>(engine, ingest.eventsReceivedPerSecond.sql, ctx);
+    expect(last(rows)).toBe(Math.floor(Date.now() / HOUR) * HOUR);
+  });
+});
+
+describe("a range entirely in the future", () => {
+  it("is empty, not an error", async () => {
+    const ctx = { fromMs: now + DAY_MS, toMs: now + 2 * DAY_MS, intervalSeconds: 3600, variables: { event_name: ["report_exported"] } };
+    expect(await runQuery(engine, product.eventsPerHour.sql, ctx)).toEqual([]);
+    expect(await runQuery(engine, ingest.eventsReceivedPerSecond.sql, ctx)).toEqual([]);
+  });
+});
