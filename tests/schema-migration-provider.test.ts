@@ -127,7 +127,7 @@ describe("SchemaMigration provider, serialized and run against ClickHouse over H
       await client.close();
     }
     expect(outs.dataVolume).toBe("");
-    const news = { ...inputs, dataVolume: "analytics-eu-clickhouse-data" };
+    const news: Record<string, any> = { ...inputs, dataVolume: "analytics-eu-clickhouse-data" };
     expect(news.afterStatements).toEqual(["ALTER TABLE analytics.events MODIFY TTL toDate(event_time) + INTERVAL 90 DAY DELETE"]);
     expect((await provider.diff!("id", outs, news)).changes).toBe(true);
     outs = (await provider.update!("id", outs, news)).outs!;
