@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import { describeProblem, IngestError, type ErrorCode, type FieldProblem } from "./errors";
 import { AJV_OPTIONS, batchSchema, eventSchema, MAX_BATCH_BYTES, MAX_EVENT_BYTES, MAX_JSON_DEPTH, type EventType } from "./event-schema";
 import { parseBatchFast, type FastBatch } from "./fast-batch";
+import { bodyEncoding, gunzipBody } from "./gzip-body";
 import { parseJsonBody } from "./json-body";
 import { fingerprint, type MessageIdIndex } from "./message-id-index";
 import type { IngestMetrics } from "./metrics";
@@ -197,6 +198,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.addHook("onRequest", async (request, reply) => {
     void reply.header("x-request-id", request.id);
+  });
+
+  // Compressed bodies are decompressed before parsing, so the body limits apply to what they decompress to.
+  // A callback hook, not async: the common uncompressed request passes without a promise.
+  app.addHook("preParsing", (request, _reply, payload, done) => {
+    const encoding = bodyEncoding(request.headers["content-encoding"]);
+    if (encoding === undefined) done(null, payload);
+    else if (encoding === "unsupported") done(new IngestError("unsupported_encoding"));
+    else done(null, gunzipBody(payload));
   });
 
   app.addHook("onResponse", async (request, reply) => {

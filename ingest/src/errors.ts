@@ -20,6 +20,8 @@ export const ERRORS = {
   batch_too_large: { status: 413, message: "The request body is larger than allowed (32 KB for one event, 500 KB for a batch)." },
   too_many_events: { status: 400, message: "A batch holds at most 2500 events; split it into several requests." },
   unsupported_media_type: { status: 415, message: "Send the body as application/json." },
+  unsupported_encoding: { status: 415, message: "Send the body uncompressed or with Content-Encoding: gzip." },
+  invalid_gzip: { status: 400, message: "The body is not valid gzip." },
   not_found: { status: 404, message: "No such endpoint. Use POST /track, /batch or the Segment-compatible /v1/* endpoints." },
   method_not_allowed: { status: 405, message: "Use POST for event endpoints and GET for /healthz, /readyz and /metrics." },
   spool_full: { status: 503, message: "The ingest spool is full because ClickHouse is not keeping up; retry after the Retry-After delay." },

@@ -5,8 +5,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import pino from "pino";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../../ingest/src/app";
 import { MessageIdIndex } from "../../ingest/src/message-id-index";
 import { createMetrics } from "../../ingest/src/metrics";
@@ -44,3 +45,51 @@ describe("review: HTTP answers when the spool disk fails", () => {
     }
   });
 });
+
+describe("review: gzip bodies (Content-Encoding: gzip, as Segment's API takes them)", () => {
+  let dir: string;
+  let spool: Spool;
+  let app: ReturnType<typeof buildApp>;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "review-gzip-"));
+    const messageIds = new MessageIdIndex();
+    ({ spool } = await Spool.open({ dir, maxBytes: 16 * 1024 * 1024, segmentMaxRows: 100_000, sealAfterMs: 60_000, messageIds }));
+    app = buildApp({ writeKeys: [KEY], retryAfterSeconds: 5, spool, messageIds, metrics: createMetrics(), logger: pino({ level: "silent" }), clickhouseReachable: async () => true });
+  });
+  afterAll(async () => {
+    await app.close();
+    await spool.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const post = (url: string, payload: Buffer, encoding = "gzip") => app.inject({
+    method: "POST", url, payload,
+    headers: { "content-type": "application/json", "content-encoding": encoding, authorization: `Basic ${Buffer.from(`${KEY}:`).toString("base64")}` },
+  });
+
+  it("accepts gzip'd batches and single events", async () => {
+    const rowsBefore = spool.rows;
+    const batch = { batch: Array.from({ length: 50 }, (_, i) => ({ type: "track", userId: `u${i}`, event: "Zipped", messageId: `zip-${i}`, properties: { i } })) };
+    const res = await post("/v1/batch", gzipSync(JSON.stringify(batch)));
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ success: true, accepted: 50, duplicates: 0 });
+    expect((await post("/v1/identify", gzipSync(JSON.stringify({ userId: "u1", traits: { plan: "pro" } })))).statusCode).toBe(200);
+    expect(spool.rows).toBe(rowsBefore + 51);
+  });
+
+  it("applies the body limits to the decompressed bytes, names corrupt gzip and refuses other encodings", async () => {
+    const rowsBefore = spool.rows;
+    // 20 MB of padding compresses to about 20 KB: refused as too large, not inflated.
+    const bomb = gzipSync(JSON.stringify({ batch: [{ type: "track", userId: "u", event: "x", properties: { pad: " ".repeat(20_000_000) } }] }));
+    expect(bomb.length).toBeLessThan(100_000);
+    const big = await post("/v1/batch", bomb);
+    expect(big.statusCode).toBe(413);
+    const corrupt = await post("/v1/batch", Buffer.concat([gzipSync("{\"batch\":[]}").subarray(0, 12), Buffer.from("garbage")]));
+    expect(corrupt.statusCode).toBe(400);
+    expect(corrupt.json()).toMatchObject({ code: "invalid_gzip", errors: [{ field: "body" }] });
+    const brotli = await post("/v1/track", Buffer.from("{}"), "br");
+    expect(brotli.statusCode).toBe(415);
+    expect(brotli.json()).toMatchObject({ code: "unsupported_encoding" });
+    expect(spool.rows).toBe(rowsBefore);
+  });
+});
+
