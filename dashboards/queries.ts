@@ -375,19 +375,16 @@ LIMIT 20`,
       kind: "clickhouse", name: "eventsPerHour", title: "Events per hour", unit: "short", format: "time_series",
       description: "Events per hour (or per panel interval when wider) by event name.",
       // WITH FILL per event name (the sorting prefix): an interval without the event is a 0, not a missing point the
-      // line is drawn across (a rare event looked steady). It fills from the first whole hour in the range (hours
-      // from $__fromTime on are read) to the interval holding $__toTime, or now when that is earlier (Grafana's
-      // "Today" ends at midnight). Then time first, as Grafana's long-to-wide conversion needs.
-      sql: `WITH greatest($__interval_s, 3600) AS step, toStartOfInterval(toStartOfHour($__fromTime - 1) + 3600, INTERVAL step SECOND) AS fill_from
+      // line is drawn across (a rare event looked steady), from the name's first interval in the range (before it
+      // the rows may have expired) to the interval holding $__toTime, or now when that is earlier (Grafana's "Today"
+      // ends at midnight). Then time first, as Grafana's long-to-wide conversion needs.
+      sql: `WITH greatest($__interval_s, 3600) AS step
 SELECT time, event_name, events FROM (
   SELECT toStartOfInterval(hour, INTERVAL step SECOND) AS time, event_name, sum(events) AS events
   FROM analytics.events_hourly
   WHERE $__timeFilter(hour) AND ${eventFilter}
   GROUP BY time, event_name
-  ORDER BY event_name, time WITH FILL
-    FROM fill_from
-    TO greatest(fill_from, toStartOfInterval(least($__toTime, now()), INTERVAL step SECOND) + step)
-    STEP step
+  ORDER BY event_name, time WITH FILL TO toStartOfInterval(least($__toTime, now()), INTERVAL step SECOND) + step STEP step
 )
 ORDER BY time, event_name`,
     },
@@ -421,16 +418,13 @@ export function ingestQueries(s: AnalyticsSettings) {
       kind: "clickhouse", name: "eventsReceivedPerSecond", title: "Events received per second", unit: "short", format: "time_series",
       description: "Events stored in ClickHouse per second, by arrival time (received_at).",
       // WITH FILL: an interval nothing arrived in is a 0, not a missing point that the line is drawn across (an
-      // outage looked like steady traffic); up to now, not to the end of a range in the future ("Today").
-      sql: `WITH toStartOfInterval($__fromTime, INTERVAL $__interval_s SECOND) AS fill_from
-SELECT $__timeInterval(received_at) AS time, count() / $__interval_s AS events_per_second
+      // outage looked like steady traffic), from the first interval with events (before it the rows may have expired:
+      // no data, not 0) up to now, not to the end of a range in the future (Grafana's "Today" ends at midnight).
+      sql: `SELECT $__timeInterval(received_at) AS time, count() / $__interval_s AS events_per_second
 FROM analytics.events
 WHERE $__timeFilter(received_at)
 GROUP BY time
-ORDER BY time WITH FILL
-  FROM fill_from
-  TO greatest(fill_from, toStartOfInterval(least($__toTime, now()), INTERVAL $__interval_s SECOND) + $__interval_s)
-  STEP $__interval_s`,
+ORDER BY time WITH FILL TO toStartOfInterval(least($__toTime, now()), INTERVAL $__interval_s SECOND) + $__interval_s STEP $__interval_s`,
     },
     ingestLag: {
       kind: "clickhouse", name: "ingestLag", title: "Ingest lag (received - event time)", unit: "s", format: "time_series",

@@ -57,3 +57,14 @@ describe("a range entirely in the future", () => {
     expect(await runQuery(engine, ingest.eventsReceivedPerSecond.sql, ctx)).toEqual([]);
   });
 });
+
+describe("a range starting before the data (never stored, or expired by the retention)", () => {
+  it("has no zeros before the first interval with data: no data, not 0", async () => {
+    const ctx = { fromMs: now - 3 * DAY_MS, toMs: now, intervalSeconds: 3600, variables: { event_name: ["report_exported"] } };
+    const first = Math.floor(Math.min(...events.map((e) => parseTime(e.event_time))) / HOUR) * HOUR;
+    for (const sql of [product.eventsPerHour.sql, ingest.eventsReceivedPerSecond.sql]) {
+      const rows = await runQuery<{ time: string }>(engine, sql, ctx);
+      expect(Math.min(...rows.map((r) => time(r.time)))).toBe(first);
+    }
+  });
+});
