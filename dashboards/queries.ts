@@ -249,9 +249,11 @@ export function productQueries(s: AnalyticsSettings) {
     dau: {
       kind: "clickhouse", name: "dau", title: "Daily active users", unit: "short", format: "time_series",
       description: "People with at least one event per UTC day (anonymous visitors resolved to the user they became).",
+      // WITH FILL: a day nobody was active is a 0, not a missing point the line is drawn across; from the first day
+      // with activity (before it the rows may have expired) to the range's last day, or today when that is earlier.
       sql: `SELECT toDateTime(day) AS time, people AS dau
 FROM (${dauRowsSql("toDate($__fromTime)", "toDate($__toTime)")})
-ORDER BY day`,
+ORDER BY time WITH FILL TO toDateTime(least(toDate($__toTime), today()) + 1) STEP 86400`,
     },
     wau: {
       kind: "clickhouse", name: "wau", title: "Weekly active users", unit: "short", format: "table",

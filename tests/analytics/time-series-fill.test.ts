@@ -20,12 +20,13 @@ let engine: TestEngine;
 const now = Date.now();
 const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
 
-/** One event an hour for the last 30 hours, the last one 10 minutes ago. */
-const events: EventRow[] = Array.from({ length: 30 }, (_, i) => {
-  const at = now - 10 * 60_000 - i * HOUR;
-  return { message_id: `fill-${i}`, type: "track", event_name: "report_exported", user_id: `user_${i % 3}`, anonymous_id: "",
-    properties: {}, context: {}, event_time: formatTime(at), received_at: formatTime(at + 500) };
-});
+const event = (id: string, at: number): EventRow => ({ message_id: id, type: "track", event_name: "report_exported", user_id: `user_${id.length % 3}`,
+  anonymous_id: "", properties: {}, context: {}, event_time: formatTime(at), received_at: formatTime(at + 500) });
+/** One event an hour for the last 30 hours, the last one 10 minutes ago; and one at noon four days ago, then nothing for a day or two. */
+const events: EventRow[] = [
+  ...Array.from({ length: 30 }, (_, i) => event(`fill-${i}`, now - 10 * 60_000 - i * HOUR)),
+  event("quiet-before", dayOf(now) - 4 * DAY_MS + 12 * HOUR),
+];
 
 beforeAll(async () => {
   engine = await startAnalyticsEngine("time-series-fill");
@@ -61,10 +62,26 @@ describe("a range entirely in the future", () => {
 describe("a range starting before the data (never stored, or expired by the retention)", () => {
   it("has no zeros before the first interval with data: no data, not 0", async () => {
     const ctx = { fromMs: now - 3 * DAY_MS, toMs: now, intervalSeconds: 3600, variables: { event_name: ["report_exported"] } };
-    const first = Math.floor(Math.min(...events.map((e) => parseTime(e.event_time))) / HOUR) * HOUR;
+    const first = Math.floor(Math.min(...events.map((e) => parseTime(e.event_time)).filter((t) => t >= ctx.fromMs)) / HOUR) * HOUR;
     for (const sql of [product.eventsPerHour.sql, ingest.eventsReceivedPerSecond.sql]) {
       const rows = await runQuery<{ time: string }>(engine, sql, ctx);
       expect(Math.min(...rows.map((r) => time(r.time)))).toBe(first);
     }
+  });
+});
+
+describe("DAU", () => {
+  it("is 0 on a day nobody was active, between active days, up to today (not to the end of a range in the future)", async () => {
+    const ctx = { fromMs: dayOf(now) - 6 * DAY_MS, toMs: dayOf(now) + 7 * DAY_MS, intervalSeconds: 3600, variables: {} };
+    const people = new Map<number, Set<string>>();
+    for (const e of events) {
+      const day = dayOf(parseTime(e.event_time));
+      people.set(day, (people.get(day) ?? new Set()).add(e.user_id));
+    }
+    const expected: [number, number][] = [];
+    for (let day = Math.min(...people.keys()); day <= dayOf(now); day += DAY_MS) expected.push([day, people.get(day)?.size ?? 0]);
+    expect(expected.filter(([, n]) => n === 0).length).toBeGreaterThan(0);
+    const rows = await runQuery<{ time: string; dau: number }>(engine, product.dau.sql, ctx);
+    expect(rows.map((r) => [time(r.time), Number(r.dau)])).toEqual(expected);
   });
 });
