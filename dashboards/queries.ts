@@ -393,11 +393,12 @@ ORDER BY time, event_name`,
     actorsPerHour: {
       kind: "clickhouse", name: "actorsPerHour", title: "Unique actors per hour (last 24 h)", unit: "short", format: "time_series",
       description: "Distinct users and anonymous ids per hour in the 24 hours before the range's end, merged from uniq states (exact below 65,536 per hour, then approximate; not identity-resolved).",
+      // WITH FILL: an hour nobody was active is a 0, not a missing point the line is drawn across (up to now).
       sql: `SELECT hour AS time, uniqMerge(actors) AS actors
 FROM analytics.events_hourly
 WHERE hour > $__toTime - INTERVAL 1 DAY AND hour <= $__toTime
 GROUP BY hour
-ORDER BY hour`,
+ORDER BY time WITH FILL TO toStartOfHour(least($__toTime, now())) + 3600 STEP 3600`,
     },
   } satisfies Record<string, ClickHouseNamedQuery>;
   return queries;

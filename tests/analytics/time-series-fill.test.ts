@@ -22,9 +22,9 @@ const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00`
 
 const event = (id: string, at: number): EventRow => ({ message_id: id, type: "track", event_name: "report_exported", user_id: `user_${id.length % 3}`,
   anonymous_id: "", properties: {}, context: {}, event_time: formatTime(at), received_at: formatTime(at + 500) });
-/** One event an hour for the last 30 hours, the last one 10 minutes ago; and one at noon four days ago, then nothing for a day or two. */
+/** One event an hour for the last 30 hours (but two), the last one 10 minutes ago; and one at noon four days ago, then nothing for a day or two. */
 const events: EventRow[] = [
-  ...Array.from({ length: 30 }, (_, i) => event(`fill-${i}`, now - 10 * 60_000 - i * HOUR)),
+  ...Array.from({ length: 30 }, (_, i) => event(`fill-${i}`, now - 10 * 60_000 - i * HOUR)).filter((_, i) => i !== 5 && i !== 6),
   event("quiet-before", dayOf(now) - 4 * DAY_MS + 12 * HOUR),
 ];
 
@@ -83,5 +83,21 @@ describe("DAU", () => {
     expect(expected.filter(([, n]) => n === 0).length).toBeGreaterThan(0);
     const rows = await runQuery<{ time: string; dau: number }>(engine, product.dau.sql, ctx);
     expect(rows.map((r) => [time(r.time), Number(r.dau)])).toEqual(expected);
+  });
+});
+
+describe("unique actors per hour", () => {
+  it("is 0 in the hours nobody was active", async () => {
+    const ctx = { fromMs: now - DAY_MS, toMs: now, intervalSeconds: 3600, variables: {} };
+    const actors = new Map<number, Set<string>>();
+    for (const e of events) {
+      const hour = Math.floor(parseTime(e.event_time) / HOUR) * HOUR;
+      if (hour > Math.floor(ctx.toMs / 1000) * 1000 - DAY_MS && hour <= ctx.toMs) actors.set(hour, (actors.get(hour) ?? new Set()).add(e.user_id));
+    }
+    const expected: [number, number][] = [];
+    for (let hour = Math.min(...actors.keys()); hour <= ctx.toMs; hour += HOUR) expected.push([hour, actors.get(hour)?.size ?? 0]);
+    expect(expected.filter(([, n]) => n === 0)).toHaveLength(2);
+    const rows = await runQuery<{ time: string; actors: number }>(engine, product.actorsPerHour.sql, ctx);
+    expect(rows.map((r) => [time(r.time), Number(r.actors)])).toEqual(expected);
   });
 });
