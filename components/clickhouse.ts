@@ -27,7 +27,7 @@ import { funnelRollupStatements } from "./funnel-rollup";
 import { retentionStatements } from "./retention";
 import { snapshotViewStatements } from "./snapshot-views";
 import { SchemaMigration } from "./schema-migration";
-import { dataVolume, healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
+import { containerOptions, dataVolume, healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export const CLICKHOUSE_SERVICE = "clickhouse";
@@ -174,7 +174,7 @@ export class ClickHouse extends pulumi.ComponentResource {
       healthcheck: healthcheck(clickhouseHealthcheckTests(), "20s"),
       // Let ClickHouse flush and close parts on stop instead of being killed after Docker's default 10 s.
       stopTimeout: 60,
-    }, { parent: this });
+    }, containerOptions(this));
 
     this.hostHttpUrl = pulumi.output(clickhouseHostHttpUrl(cfg));
     this.schema = new SchemaMigration(`${name}-schema`, {

@@ -4,7 +4,7 @@ import * as grafana from "@pulumiverse/grafana";
 import {
   CLICKHOUSE_PLUGIN_ID, clickhouseDatasource, clickhouseSecureJsonData, lokiDatasource, type DatasourcePayload,
 } from "./grafana-datasources";
-import { healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
+import { containerOptions, healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export const GRAFANA_HTTP_PORT = 3000;
@@ -124,7 +124,7 @@ export class Grafana extends pulumi.ComponentResource {
       capabilities: { drops: ["ALL"] },
       // The start period covers the plugin download that preinstall_sync does before the server starts.
       healthcheck: healthcheck(GRAFANA_HEALTHCHECK_TESTS, "60s"),
-    }, { parent: this });
+    }, containerOptions(this));
 
     this.url = this.container.id.apply(() => grafanaHostUrl(cfg));
     this.provider = new grafana.Provider(`${name}-provider`, {

@@ -5,7 +5,7 @@ import { DOCKER_SOCKET } from "./log-pipeline";
 import {
   PROMTAIL_CONFIG_PATH, PROMTAIL_DATA_DIR, PROMTAIL_EOL_NOTICE, PROMTAIL_HTTP_PORT, renderPromtailConfig,
 } from "./promtail-config";
-import { healthcheck, imageAndVolume, serviceContainerArgs } from "./service-container";
+import { containerOptions, healthcheck, imageAndVolume, serviceContainerArgs } from "./service-container";
 import type { LogShipper as LogShipperKind, StackConfig } from "./stack-config";
 
 /**
@@ -106,7 +106,7 @@ export class LogShipper extends pulumi.ComponentResource {
         { volumeName: data.name, containerPath: plan.dataDir },
       ],
       healthcheck: healthcheck(plan.healthcheckTests, "15s"),
-    }, { parent: this });
+    }, containerOptions(this));
 
     this.registerOutputs({ kind: this.kind });
   }

@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import {
   LOKI_CONFIG_PATH, LOKI_DATA_DIR, LOKI_HTTP_PORT, LOKI_INTERNAL_URL, lokiHealthcheckTests, renderLokiConfig,
 } from "./loki-config";
-import { healthcheck, imageAndVolume, serviceContainerArgs } from "./service-container";
+import { containerOptions, healthcheck, imageAndVolume, serviceContainerArgs } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export { lokiArtifacts } from "./loki-config";
@@ -47,7 +47,7 @@ export class Loki extends pulumi.ComponentResource {
       capabilities: { drops: ["ALL"] },
       // /ready turns 200 once the ingester has joined its ring (about 15 s after start).
       healthcheck: healthcheck(healthTests),
-    }, { parent: this });
+    }, containerOptions(this));
 
     this.internalUrl = this.container.id.apply(() => LOKI_INTERNAL_URL);
     this.registerOutputs({ internalUrl: this.internalUrl });

@@ -47,6 +47,15 @@ export function serviceContainerArgs(opts: ServiceContainerOptions): SharedArgs 
   };
 }
 
+/**
+ * Resource options of every service container: delete the old container before creating its replacement. Nearly
+ * every container input forces a replacement, and the Docker provider otherwise creates the new container first,
+ * which fails here on the fixed container name and host ports (pulumi/pulumi-docker#1356).
+ */
+export function containerOptions(parent: pulumi.Resource): pulumi.CustomResourceOptions {
+  return { parent, deleteBeforeReplace: true };
+}
+
 /** The host address a URL should use to reach a published port: 0.0.0.0 is a bind-all, not a destination. */
 export function reachableHost(bindAddress: string): string {
   return bindAddress === "0.0.0.0" ? "127.0.0.1" : bindAddress;
