@@ -158,6 +158,11 @@ const LAST_30_DAYS = dayRange("toDate($__toTime) - 29", "toDate($__toTime)");
  * name with a backslash broke every filtered panel's SQL (or turned into another name) while All was picked.
  */
 export const ALL_EVENT_NAMES = "'__all__'";
+/**
+ * The last activity day the retention grid shows: the range's last day, or today when the range ends in the future
+ * (Grafana's "This week" and "This month" end on days to come, whose cells showed 0% instead of empty).
+ */
+const RETENTION_LAST_DAY = "least(toDate($__toTime), today())";
 const eventFilter = `(${ALL_EVENT_NAMES} IN (\${event_name:singlequote}) OR event_name IN (\${event_name:singlequote}))`;
 
 /** The days from `from` to `to` (Date expressions) as an array. */
@@ -330,9 +335,9 @@ SETTINGS optimize_aggregation_in_order = 1`,
   WHERE toDate(signed_up_at) >= toDate($__fromTime) AND toDate(signed_up_at) <= toDate($__toTime)
 )
 SELECT cohort, size,
-${offsets.map((n) => `  if(cohort + ${n} > toDate($__toTime), NULL, sumIf(retained, offset_days = ${n}) / size) AS day_${n}`).join(",\n")}
+${offsets.map((n) => `  if(cohort + ${n} > ${RETENTION_LAST_DAY}, NULL, sumIf(retained, offset_days = ${n}) / size) AS day_${n}`).join(",\n")}
 FROM (SELECT cohort, count() AS size FROM cohorts GROUP BY cohort) AS sizes
-LEFT JOIN (${retentionCellsSql(offsets, "toDate($__fromTime)", "toDate($__toTime)", "toDate($__toTime)")}) AS cells USING (cohort)
+LEFT JOIN (${retentionCellsSql(offsets, "toDate($__fromTime)", "toDate($__toTime)", RETENTION_LAST_DAY)}) AS cells USING (cohort)
 GROUP BY cohort, size
 ORDER BY cohort`,
     },

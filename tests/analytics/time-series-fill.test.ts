@@ -26,6 +26,7 @@ const event = (id: string, at: number): EventRow => ({ message_id: id, type: "tr
 const events: EventRow[] = [
   ...Array.from({ length: 30 }, (_, i) => event(`fill-${i}`, now - 10 * 60_000 - i * HOUR)).filter((_, i) => i !== 5 && i !== 6),
   event("quiet-before", dayOf(now) - 4 * DAY_MS + 12 * HOUR),
+  { ...event("signup-yesterday", dayOf(now) - DAY_MS + 10 * HOUR), event_name: "signup", user_id: "new_user" },
 ];
 
 beforeAll(async () => {
@@ -42,7 +43,7 @@ describe("a range ending in the future", () => {
   it("events per hour ends with the current hour", async () => {
     const rows = await runQuery<{ time: string; events: number }>(engine, product.eventsPerHour.sql, ctx);
     expect(last(rows)).toBe(Math.floor(Date.now() / HOUR) * HOUR);
-    expect(rows.reduce((sum, r) => sum + Number(r.events), 0)).toBe(events.filter((e) => parseTime(e.event_time) >= ctx.fromMs).length);
+    expect(rows.reduce((sum, r) => sum + Number(r.events), 0)).toBe(events.filter((e) => e.event_name === "report_exported" && parseTime(e.event_time) >= ctx.fromMs).length);
   });
 
   it("events received per second ends with the current interval", async () => {
@@ -99,5 +100,16 @@ describe("unique actors per hour", () => {
     expect(expected.filter(([, n]) => n === 0)).toHaveLength(2);
     const rows = await runQuery<{ time: string; actors: number }>(engine, product.actorsPerHour.sql, ctx);
     expect(rows.map((r) => [time(r.time), Number(r.actors)])).toEqual(expected);
+  });
+});
+
+describe("retention", () => {
+  it("is empty, not 0%, for the days after today in a range ending in the future (Grafana's This week, This month)", async () => {
+    const ctx = { fromMs: dayOf(now) - 2 * DAY_MS, toMs: dayOf(now) + 7 * DAY_MS + DAY_MS - 1000, intervalSeconds: 3600, variables: {} };
+    const rows = await runQuery<Record<string, string | number | null>>(engine, product.retention.sql, ctx);
+    const offsets = settings.retentionOffsetsDays;
+    // The cohort of yesterday: one person, not active today (day 1 has come: 0); the later days have not come.
+    expect(rows.map((r) => [time(r.cohort as string), Number(r.size), ...offsets.map((n) => r[`day_${n}`])]))
+      .toEqual([[dayOf(now) - DAY_MS, 1, ...offsets.map((n) => (n <= 1 ? 0 : null))]]);
   });
 });
