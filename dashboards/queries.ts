@@ -151,7 +151,13 @@ const WEEKLY_ACTIVITY = "analytics.activity_weekly";
 const WEEKLY_FEATURES = "analytics.feature_usage_weekly";
 const dayRange = (from: string, to: string) => `day >= ${from} AND day <= ${to}`;
 const RANGE_DAYS = dayRange("toDate($__fromTime)", "toDate($__toTime)");
-const LAST_30_DAYS = dayRange("toDate($__toTime) - 29", "toDate($__toTime)");
+/**
+ * The end of the range the headline numbers (WAU, MAU, stickiness, 24 h, today, this week) are "as of": now when the
+ * range ends in the future, as Grafana's "Today", "This week" and "This month" do (WAU of "This month" counted the
+ * last 7 days of the month: 0).
+ */
+const END = "least($__toTime, now())";
+const LAST_30_DAYS = dayRange(`toDate(${END}) - 29`, `toDate(${END})`);
 /**
  * The event_name variable's All: a custom all value, which Grafana inserts as is (not formatted). Without it Grafana
  * sends All as every option quoted by its singlequote format, which escapes ' but not backslashes, so one client-sent
@@ -232,8 +238,8 @@ export function retentionCellsSql(offsets: readonly number[], from: string, to: 
 const weeklyAnonKeys = (weeks: string) => `SELECT anon_key FROM ${WEEKLY_ACTIVITY} WHERE user_key = 0 AND ${weeks}`;
 
 function trailingDays(days: number): string {
-  const first = `toDate($__toTime) - ${days - 1}`;
-  const last = "toDate($__toTime)";
+  const first = `toDate(${END}) - ${days - 1}`;
+  const last = `toDate(${END})`;
   if (days < 14) return personsSql(ACTIVITY, dayRange(first, last), []);
   const firstMonday = `toMonday(${first} + 6)`;
   const lastMonday = `toMonday(${last} - 6)`;
@@ -245,7 +251,7 @@ function trailingDays(days: number): string {
 /** Product panels, by name. */
 export function productQueries(s: AnalyticsSettings) {
   const features = `event_name NOT IN (${sqlList(s.nonFeatureEvents)}) AND ${eventFilter}`;
-  const thisWeek = "week = toMonday($__toTime)";
+  const thisWeek = `week = toMonday(${END})`;
   const RANGE_WEEKS = "week >= toMonday($__fromTime) AND week <= toMonday($__toTime)";
   const offsets = s.retentionOffsetsDays;
   const steps = s.funnelSteps;
@@ -262,12 +268,12 @@ ORDER BY time WITH FILL TO toDateTime(least(toDate($__toTime), today()) + 1) STE
     },
     wau: {
       kind: "clickhouse", name: "wau", title: "Weekly active users", unit: "short", format: "table",
-      description: "People active in the 7 days ending with the last day of the time range.",
+      description: "People active in the 7 days ending with the last day of the time range (today if it ends later).",
       sql: `SELECT uniqExact(person) AS wau FROM (${trailingDays(7)})`,
     },
     mau: {
       kind: "clickhouse", name: "mau", title: "Monthly active users", unit: "short", format: "table",
-      description: "People active in the 30 days ending with the last day of the time range.",
+      description: "People active in the 30 days ending with the last day of the time range (today if it ends later).",
       sql: `SELECT uniqExact(person) AS mau FROM (${trailingDays(30)})`,
     },
     stickiness: {
@@ -282,19 +288,19 @@ FROM (SELECT ${peopleExpr(ACTIVITY, LAST_30_DAYS, "(day, person)", "day")} AS da
     },
     activeUsers24h: {
       kind: "clickhouse", name: "activeUsers24h", title: "Active users (24 h)", unit: "short", format: "table",
-      description: "People with an event in the 24 hours before the end of the time range (exact, from each day's first and last event).",
+      description: "People with an event in the 24 hours before the end of the time range, or now if it ends later (exact, from each day's first and last event).",
       // A 24-hour window touches two days: the later one from midnight (first_seen <= end), the earlier one up to
       // midnight (last_seen > start).
       sql: `SELECT uniqExact(person) AS active_users
-FROM (${personsSql(ACTIVITY, `${dayRange("toDate($__toTime - INTERVAL 1 DAY)", "toDate($__toTime)")} AND first_seen <= $__toTime AND last_seen > $__toTime - INTERVAL 1 DAY`, [])})`,
+FROM (${personsSql(ACTIVITY, `${dayRange(`toDate(${END} - INTERVAL 1 DAY)`, `toDate(${END})`)} AND first_seen <= ${END} AND last_seen > ${END} - INTERVAL 1 DAY`, [])})`,
     },
     eventsToday: {
       kind: "clickhouse", name: "eventsToday", title: "Events today", unit: "short", format: "table",
-      description: "Events since midnight UTC of the range's last day, up to its end: whole hours from the hourly rollup, the current hour from raw events.",
+      description: "Events since midnight UTC of the range's last day (today if it ends later), up to its end or now: whole hours from the hourly rollup, the current hour from raw events.",
       sql: `SELECT
-  (SELECT sum(events) FROM analytics.events_hourly WHERE hour >= toStartOfDay($__toTime) AND hour < toStartOfHour($__toTime))
+  (SELECT sum(events) FROM analytics.events_hourly WHERE hour >= toStartOfDay(${END}) AND hour < toStartOfHour(${END}))
   + (SELECT count() FROM analytics.events
-     WHERE toDate(event_time) = toDate($__toTime) AND event_time >= toStartOfHour($__toTime) AND event_time <= $__toTime) AS events_today`,
+     WHERE toDate(event_time) = toDate(${END}) AND event_time >= toStartOfHour(${END}) AND event_time <= ${END}) AS events_today`,
     },
     newSignups: {
       kind: "clickhouse", name: "newSignups", title: "New signups", unit: "short", format: "table",
@@ -304,7 +310,7 @@ WHERE signed_up_at >= $__fromTime AND signed_up_at <= $__toTime`,
     },
     adoptionThisWeek: {
       kind: "clickhouse", name: "adoptionThisWeek", title: "Feature adoption this week", unit: "percentunit", format: "table",
-      description: "Share of the people active in the ISO week of the range's end (Monday to Sunday) who used each feature.",
+      description: "Share of the people active in the ISO week of the range's end, or of now if it ends later (Monday to Sunday), who used each feature.",
       sql: `SELECT event_name AS feature, people AS users,
   (SELECT sum(people) FROM (${peopleByGroupSql(WEEKLY_ACTIVITY, thisWeek, ["week"])})) AS active,
   users / active AS share
@@ -397,13 +403,13 @@ ORDER BY time, event_name`,
     },
     actorsPerHour: {
       kind: "clickhouse", name: "actorsPerHour", title: "Unique actors per hour (last 24 h)", unit: "short", format: "time_series",
-      description: "Distinct users and anonymous ids per hour in the 24 hours before the range's end, merged from uniq states (exact below 65,536 per hour, then approximate; not identity-resolved).",
+      description: "Distinct users and anonymous ids per hour in the 24 hours before the range's end (or now if it ends later), merged from uniq states (exact below 65,536 per hour, then approximate; not identity-resolved).",
       // WITH FILL: an hour nobody was active is a 0, not a missing point the line is drawn across (up to now).
       sql: `SELECT hour AS time, uniqMerge(actors) AS actors
 FROM analytics.events_hourly
-WHERE hour > $__toTime - INTERVAL 1 DAY AND hour <= $__toTime
+WHERE hour > ${END} - INTERVAL 1 DAY AND hour <= ${END}
 GROUP BY hour
-ORDER BY time WITH FILL TO toStartOfHour(least($__toTime, now())) + 3600 STEP 3600`,
+ORDER BY time WITH FILL TO toStartOfHour(${END}) + 3600 STEP 3600`,
     },
   } satisfies Record<string, ClickHouseNamedQuery>;
   return queries;

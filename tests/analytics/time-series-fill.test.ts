@@ -113,3 +113,20 @@ describe("retention", () => {
       .toEqual([[dayOf(now) - DAY_MS, 1, ...offsets.map((n) => (n <= 1 ? 0 : null))]]);
   });
 });
+
+describe("the headline numbers of a range ending in the future (Grafana's This week / This month)", () => {
+  it("are as of now, not of a day to come", async () => {
+    const ctx = { fromMs: dayOf(now) - 3 * DAY_MS, toMs: dayOf(now) + 20 * DAY_MS, intervalSeconds: 3600, variables: { event_name: ["__all__"] } };
+    const at = Date.now();
+    const users = (fromMs: number, toMs: number) => new Set(events.filter((e) => { const t = parseTime(e.event_time); return t > fromMs && t <= toMs; }).map((e) => e.user_id)).size;
+    const one = async (sql: string) => Object.values((await runQuery<Record<string, number>>(engine, sql, ctx))[0])[0];
+    expect(Number(await one(product.wau.sql))).toBe(users(dayOf(at) - 6 * DAY_MS - 1, at));
+    expect(Number(await one(product.mau.sql))).toBe(users(dayOf(at) - 29 * DAY_MS - 1, at));
+    expect(Number(await one(product.activeUsers24h.sql))).toBe(users(at - DAY_MS, at));
+    expect(Number(await one(product.eventsToday.sql))).toBe(events.filter((e) => parseTime(e.event_time) >= dayOf(at)).length);
+    const adoption = await runQuery<{ feature: string; users: number }>(engine, product.adoptionThisWeek.sql, ctx);
+    expect(adoption.map((r) => r.feature)).toEqual(["report_exported"]);
+    const actors = await runQuery<{ time: string }>(engine, product.actorsPerHour.sql, ctx);
+    expect(actors.length).toBeGreaterThan(20);
+  });
+});
