@@ -72,6 +72,8 @@ const BATCH_ROUTES = ["/batch", "/v1/batch", "/v1/import"];
 const BATCH_ROUTE_SET = new Set(BATCH_ROUTES);
 /** Request ids a client may choose (echoed in logs and the X-Request-Id header). */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Longest a readiness probe waits for ClickHouse's ping (probes time out after a few seconds). */
+const READY_PING_WAIT_MS = 2000;
 /** Distinct user ids written into one request log line, so Loki can find a user's requests. */
 const LOGGED_USER_IDS = 20;
 
@@ -336,14 +338,24 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.get("/healthz", async () => ({ status: "ok" }));
 
   let readyCache: { atMs: number; clickhouse: boolean } | undefined;
+  /**
+   * The ping in flight, shared by every probe until it settles: a ClickHouse that hangs would otherwise get one more
+   * ping per probe, each holding one of the client's few sockets (shared with the shipper's inserts) until its timeout.
+   */
+  let pinging: Promise<boolean> | undefined;
+  const ping = (): Promise<boolean> => {
+    pinging ??= deps.clickhouseReachable().catch((error: unknown) => {
+      deps.logger.warn({ err_message: (error as Error).message }, "ClickHouse ping failed");
+      return false;
+    }).finally(() => { pinging = undefined; });
+    return pinging;
+  };
   app.get("/readyz", async (_request, reply) => {
     if (!readyCache || now() - readyCache.atMs > 1000) {
-      let clickhouse = false;
-      try {
-        clickhouse = await deps.clickhouseReachable();
-      } catch (error) {
-        deps.logger.warn({ err_message: (error as Error).message }, "ClickHouse ping failed");
-      }
+      // A probe is answered within READY_PING_WAIT_MS: a ping still pending by then means not reachable.
+      let timer: NodeJS.Timeout | undefined;
+      const clickhouse = await Promise.race([ping(), new Promise<boolean>((resolve) => { timer = setTimeout(resolve, READY_PING_WAIT_MS, false); })]);
+      clearTimeout(timer);
       readyCache = { atMs: now(), clickhouse };
     }
     const checks = { spool: spool.writable, clickhouse: readyCache.clickhouse };

@@ -4,11 +4,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildApp } from "../../ingest/src/app";
+import { createClickHouseSink } from "../../ingest/src/clickhouse-sink";
 import { MessageIdIndex } from "../../ingest/src/message-id-index";
 import { createMetrics } from "../../ingest/src/metrics";
 import { Spool } from "../../ingest/src/spool";
@@ -90,6 +92,39 @@ describe("review: gzip bodies (Content-Encoding: gzip, as Segment's API takes th
     expect(brotli.statusCode).toBe(415);
     expect(brotli.json()).toMatchObject({ code: "unsupported_encoding" });
     expect(spool.rows).toBe(rowsBefore);
+  });
+});
+
+describe("review: readiness while ClickHouse hangs (accepts connections, never answers)", () => {
+  it("keeps one ping in flight however often /readyz is asked, and answers not ready without waiting for it", async () => {
+    const sockets: Socket[] = [];
+    const hung = createServer((socket) => { sockets.push(socket); });
+    await new Promise<void>((resolve) => hung.listen(0, "127.0.0.1", resolve));
+    const port = (hung.address() as AddressInfo).port;
+    // The production timeout: a ping to a hung server holds one of the client's sockets (shared with inserts) this long.
+    const sink = createClickHouseSink({ url: `http://127.0.0.1:${port}`, username: "default", password: "", database: "analytics", requestTimeoutMs: 60_000 });
+    const dir = mkdtempSync(join(tmpdir(), "review-ready-"));
+    const messageIds = new MessageIdIndex();
+    const { spool } = await Spool.open({ dir, maxBytes: 16 * 1024 * 1024, segmentMaxRows: 100_000, sealAfterMs: 60_000, messageIds });
+    let clockMs = Date.now();
+    const app = buildApp({ writeKeys: [KEY], retryAfterSeconds: 5, spool, messageIds, metrics: createMetrics(), logger: pino({ level: "silent" }), clickhouseReachable: () => sink.ping(), now: () => clockMs });
+    try {
+      // Probes keep coming (each past the 1 s cache) while the first ping hangs.
+      const answers = [];
+      for (let probe = 0; probe < 3; probe++) {
+        clockMs += 2000;
+        answers.push(await app.inject({ method: "GET", url: "/readyz" }));
+      }
+      for (const answer of answers) expect(answer.json()).toEqual({ ready: false, checks: { spool: true, clickhouse: false } });
+      expect(sockets.length, "connections the pings opened to the hung ClickHouse").toBe(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await app.close();
+      await sink.close();
+      await spool.close();
+      await new Promise((resolve) => hung.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
