@@ -496,7 +496,8 @@ export function alertQueries(s: AnalyticsSettings) {
     dauDrop: {
       kind: "clickhouse", name: "dauDrop", title: "DAU drop vs same weekday last week", unit: "percentunit", format: "table",
       description: "1 - (people active today so far / people active on the same weekday last week by the same time of day).",
-      sql: `SELECT if(last_week < ${s.dauDropMinBaseline}, 0, 1 - today / last_week) AS dau_drop_share
+      // Never below a baseline of 1: with dauDropMinBaseline 0 and nobody last week, 1 - today / 0 was -inf or NaN.
+      sql: `SELECT if(last_week < ${Math.max(1, s.dauDropMinBaseline)}, 0, 1 - today / last_week) AS dau_drop_share
 FROM (
   SELECT uniqExactIf(person, day = toDate($__toTime) AND first_seen <= $__toTime) AS today,
     uniqExactIf(person, day = toDate($__toTime) - 7 AND first_seen <= $__toTime - INTERVAL 7 DAY) AS last_week

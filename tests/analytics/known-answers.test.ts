@@ -239,6 +239,16 @@ describe("ingest health panels", () => {
 });
 
 describe("alert queries", () => {
+  it("DAU drop is a finite 0, not NaN or -Infinity, when last week had nobody by now, even with a baseline of 0", async () => {
+    // The first week of data: the same weekday last week is before the data. NaN would leave the rule with no value.
+    const firstWeek = { ...noon, fromMs: ds.startMs + 2 * DAY_MS, toMs: ds.startMs + 2 * DAY_MS + 12 * 3_600_000 };
+    for (const dauDropMinBaseline of [0, settings.dauDropMinBaseline]) {
+      const sql = alertQueries({ ...settings, dauDropMinBaseline }).dauDrop.sql;
+      const [row] = await runQuery<{ finite: number; share: number }>(engine, `SELECT isFinite(dau_drop_share) AS finite, dau_drop_share AS share FROM (${sql})`, firstWeek);
+      expect({ finite: Number(row.finite), share: row.share }).toEqual({ finite: 1, share: 0 });
+    }
+  });
+
   it("DAU drop compares today so far with the same weekday last week by the same time", async () => {
     const [{ dau_drop_share }] = await runQuery<{ dau_drop_share: number }>(engine, alerts.dauDrop.sql, noon);
     const people = (dayMs: number, untilMs: number) => new Set(resolveEvents(ds).filter((e) => e.day === dayMs && e.at <= untilMs).map((e) => e.person)).size;
