@@ -197,27 +197,28 @@ export class Spool {
     const now = this.now();
     let loaded = 0;
     let budget = index.maxIds;
-    const keep: { path: string; startMs: number; bytes: number; data: Buffer; from: number }[] = [];
+    const keep: { path: string; startMs: number; bytes: number; from: number }[] = [];
     // Newest files first choose what fits the budget (the newest ids win it)...
     for (const file of [...files].reverse()) {
       if (file.startMs + HOUR_MS <= now - index.maxWindowMs || budget <= 0) {
         await fs.unlink(file.path);
         continue;
       }
-      const data = await fs.readFile(file.path);
-      const pairs = Math.floor(data.length / 8);
+      const { size } = await fs.stat(file.path);
+      const pairs = Math.floor(size / 8);
       const taken = Math.min(pairs, budget);
       budget -= taken;
       // Ids are appended in acceptance order: a file only partly in the budget keeps its newest (last) ids.
-      keep.push({ ...file, bytes: data.length, data, from: pairs - taken });
+      keep.push({ ...file, bytes: size, from: pairs - taken });
     }
     keep.reverse();
     // ...then they go into the index oldest first, as they were accepted: its generations are in age order, and
     // when maxIds forces ids out early it drops the oldest generation (loaded newest first, that held the newest ids).
-    for (const { startMs, data, from } of keep) {
+    for (const { path, startMs, bytes, from } of keep) {
+      const data = await fs.readFile(path);
       // A file holds ids of segments that started within its hour; remember them to the end of that hour.
       const atMs = Math.min(now, startMs + HOUR_MS - 1);
-      for (let i = from; i < Math.floor(data.length / 8); i++, loaded++) {
+      for (let i = from; i < Math.floor(Math.min(bytes, data.length) / 8); i++, loaded++) {
         index.addFingerprint(data.readUInt32LE(i * 8), data.readUInt32LE(i * 8 + 4), atMs, now);
       }
     }
