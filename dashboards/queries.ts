@@ -434,7 +434,10 @@ export function ingestQueries(s: AnalyticsSettings) {
       // WITH FILL: an interval nothing arrived in is a 0, not a missing point that the line is drawn across (an
       // outage looked like steady traffic), from the first interval with events (before it the rows may have expired:
       // no data, not 0) up to now, not to the end of a range in the future (Grafana's "Today" ends at midnight).
-      sql: `SELECT $__timeInterval(received_at) AS time, count() / $__interval_s AS events_per_second
+      // Per second of the interval inside the range: the interval still filling (now) and the one the range starts in
+      // showed as a drop when divided by the whole interval.
+      sql: `SELECT $__timeInterval(received_at) AS time,
+  count() / greatest(1, dateDiff('second', greatest(time, $__fromTime), least(time + $__interval_s, ${END}))) AS events_per_second
 FROM analytics.events
 WHERE $__timeFilter(received_at)
 GROUP BY time

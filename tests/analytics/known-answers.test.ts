@@ -213,15 +213,31 @@ describe("product analytics panels return the independently computed numbers", (
   });
 });
 
+/**
+ * The seconds of a bucket inside the range: a rate is the bucket's events over them, so the interval the range starts
+ * in and the one it ends in (now, still filling) are not shown as a drop.
+ */
+const coveredSeconds = (bucket: number, sizeMs: number, from: number, to: number) => Math.max(1, (Math.min(bucket + sizeMs, to) - Math.max(bucket, from)) / 1000);
+
 describe("ingest health panels", () => {
   it("events received per second and lag percentiles per interval", async () => {
     const ctx = { ...month, intervalSeconds: 3600 };
     const perSecond = await runQuery<{ time: string; events_per_second: number }>(engine, ingest.eventsReceivedPerSecond.sql, ctx);
     const lag = await runQuery<{ time: string; p50: number; p95: number }>(engine, ingest.ingestLag.sql, ctx);
     const expected = expectedIngest(ds, Math.floor(ctx.fromMs / 1000) * 1000, Math.floor(ctx.toMs / 1000) * 1000, 3_600_000);
-    expect(perSecond.map((r) => [time(r.time), r.events_per_second])).toEqual(expected.map((b) => [b.bucket, b.events / 3600]));
+    const from = Math.floor(ctx.fromMs / 1000) * 1000, to = Math.floor(ctx.toMs / 1000) * 1000;
+    expect(perSecond.map((r) => [time(r.time), r.events_per_second])).toEqual(expected.map((b) => [b.bucket, b.events / coveredSeconds(b.bucket, 3_600_000, from, to)]));
     expect(lag.map((r) => [time(r.time), r.p50, r.p95])).toEqual(expected.map((b) => [b.bucket, b.p50, b.p95]));
     expect(expected.some((b) => b.p95 > 3600)).toBe(true); // late arrivals are in the data
+  });
+
+  it("events received per second of the interval still filling is its events over the seconds gone, not a drop", async () => {
+    const bucket = ds.endMs - 2 * DAY_MS + 15 * 3_600_000;
+    const ctx = { fromMs: bucket - 3_600_000, toMs: bucket + 20 * 60_000, intervalSeconds: 3600 };
+    const rows = await runQuery<{ time: string; events_per_second: number }>(engine, ingest.eventsReceivedPerSecond.sql, ctx);
+    const arrived = ds.events.filter((e) => { const t = parseTime(e.received_at); return t >= bucket && t <= ctx.toMs; }).length;
+    expect(arrived).toBeGreaterThan(0);
+    expect(rows.map((r) => [time(r.time), r.events_per_second]).at(-1)).toEqual([bucket, arrived / (20 * 60)]);
   });
 
   it("events received per second is 0, not a gap, in the intervals nothing arrived in", async () => {
@@ -232,7 +248,7 @@ describe("ingest health panels", () => {
     const from = Math.floor(ctx.fromMs / 1000) * 1000, to = Math.floor(ctx.toMs / 1000) * 1000;
     const arrived = new Map(expectedIngest(ds, from, to, 60_000).map((b) => [b.bucket, b.events]));
     const expected: [number, number][] = [];
-    for (let bucket = Math.min(...arrived.keys()); bucket <= to; bucket += 60_000) expected.push([bucket, (arrived.get(bucket) ?? 0) / 60]);
+    for (let bucket = Math.min(...arrived.keys()); bucket <= to; bucket += 60_000) expected.push([bucket, (arrived.get(bucket) ?? 0) / coveredSeconds(bucket, 60_000, from, to)]);
     expect(expected.filter(([, n]) => n === 0).length).toBeGreaterThan(10);
     expect(rows.map((r) => [time(r.time), r.events_per_second])).toEqual(expected);
   });
