@@ -16,11 +16,11 @@ import type { AnalyticsSettings } from "./settings";
 export const PRODUCT_DASHBOARD_UID = "product-analytics";
 
 /**
- * Event-name variable: the names seen in the weeks of the time range, multi-select, All by default. Grafana sends All
- * as the list of these options, so they must cover everything the filtered panels read, which is more than the time
- * range: adoption reads whole ISO weeks, top events whole days. With the options of the range alone, "Last hour"
- * dropped from this week's adoption every feature nobody used in that hour. All itself is a custom value that
- * matches every name (ALL_EVENT_NAMES), so no client-sent name is put into the SQL unless it is picked.
+ * Event-name variable: the names seen in the weeks of the time range, multi-select, All by default. The options cover
+ * everything the filtered panels read, which is more than the time range: adoption reads whole ISO weeks, top events
+ * whole days (with the options of the range alone, "Last hour" could not pick a feature used earlier this week, and
+ * All, sent as those options, dropped it from this week's adoption). All is a custom value that matches every name
+ * (ALL_EVENT_NAMES), so no client-sent name is put into the SQL unless it is picked.
  */
 function eventNameVariable(): QueryVariableBuilder {
   return new QueryVariableBuilder("event_name")
