@@ -28,7 +28,7 @@ fi
 case "$1" in
   up|update|destroy|down|refresh|import|watch)
     if ! docker info >/dev/null 2>&1; then
-      echo "No Docker engine is reachable (docker info failed). Start Docker, or set DOCKER_HOST." >&2
+      echo "No Docker engine is reachable (docker info failed). Start Docker on this machine: the deploy reaches ClickHouse and Grafana at their published ports on 127.0.0.1, so a remote DOCKER_HOST is not supported." >&2
       exit 1
     fi ;;
 esac
