@@ -27,6 +27,9 @@ const HOURS_PER_DAY = 24;
 /** Ingestion window for late lines when retention is longer than this. */
 const MAX_LATE_LINE_HOURS = 7 * HOURS_PER_DAY;
 
+/** Loki's own default max_query_length (30 days and an hour). */
+const DEFAULT_MAX_QUERY_LENGTH_HOURS = 721;
+
 export type LokiSettings = Pick<StackConfig, "logRetentionDays">;
 
 /** The Loki config as a plain object (what the YAML file holds). */
@@ -81,6 +84,9 @@ export function lokiConfig(cfg: LokiSettings): Record<string, unknown> {
       // request_id and user_id travel as structured metadata (schema v13 + tsdb), not as labels.
       allow_structured_metadata: true,
       volume_enabled: true,
+      // Loki refuses queries longer than this (default 721h): at least the whole retention (plus the hour a range
+      // ending now spills over), so "Last 90 days" and the request_id link over the retention open on lines.
+      max_query_length: `${Math.max(DEFAULT_MAX_QUERY_LENGTH_HOURS, retentionHours + 1)}h`,
     },
     query_range: {
       results_cache: { cache: { embedded_cache: { enabled: true, max_size_mb: 100 } } },
