@@ -15,7 +15,8 @@
  * - per-person rollups, keyed by cityHash64 of the ids: activity_daily, activity_weekly, feature_usage_weekly, signups,
  *   funnel_events, identity_links (including anonymous keys linked to the user that no raw row names any more);
  * - events_hourly holds no ids, but its unique-actor sketches were built from the person's hashed id: the hours
- *   the person was active in are re-aggregated from the remaining events. Hours older than the raw events'
+ *   the person was active in are re-aggregated from everyone else's events, before the person's raw rows go (so a
+ *   rerun of a run that stopped half-way still knows which hours to rebuild). Hours older than the raw events'
  *   retention cannot be rebuilt (their events are gone) and keep their sketch, which holds no readable id;
  * - link_changes rows of the person's keys; the DAU and retention snapshots hold counts, not ids: the person's active
  *   days are marked changed in day_changes (dated a day ahead, before the deletes), so the panels count them again.
@@ -157,6 +158,16 @@ export async function viewSelect(client: ClickHouseClient, view: string): Promis
 }
 
 /**
+ * The view's SELECT reading only the events of the buckets being rebuilt, without the person's rows (OWN_ROWS), so
+ * the rebuild can run while those rows still exist. Throws unless the SELECT reads analytics.events exactly once.
+ */
+export function withoutPerson(select: string, bucketOfEvent: string, view: string): string {
+  const source = /\bFROM\s+analytics\.events\b(?!\.)/gi;
+  if ((select.match(source) ?? []).length !== 1) throw new Error(`${view} does not read analytics.events exactly once; cannot re-aggregate it without the person`);
+  return select.replace(source, `FROM (SELECT * FROM analytics.events WHERE ${bucketOfEvent} IN {buckets:Array(Int64)} AND NOT (${OWN_ROWS}))`);
+}
+
+/**
  * Deletes (or, with dryRun, only counts) the person's rows in every table of FORGET_PLAN.
  * Mutations run with mutations_sync=2: each ALTER returns when its rows are gone from disk.
  */
@@ -198,27 +209,30 @@ export async function forgetPerson(client: ClickHouseClient, userIds: readonly s
       query_params: { days: activeDays.get(table)! },
     });
   }
-  for (const [table, plan] of plans) {
-    if (plan.kind !== "delete") continue;
-    if (outcomes.find((o) => o.table === table)!.rows === 0) continue;
-    await client.command({ query: `ALTER TABLE ${table} DELETE WHERE ${plan.where}`, query_params: params, clickhouse_settings: sync });
-  }
-  // Re-aggregate after the raw events are gone, from the view's own SELECT restricted to the person's buckets.
-  // Inserted with deduplication off: a rebuilt block may equal one the view inserted before, and must not be dropped.
+  // Re-aggregate before the raw rows are deleted, from the view's own SELECT over the events of the person's buckets
+  // without the person's rows: a run stopped between clearing the buckets and writing them again still finds the
+  // person's events on a rerun, so it rebuilds them (after the deletes, a rerun found no buckets and everyone
+  // else's counts of those hours were lost). Inserted with deduplication off: a rebuilt block may equal one the
+  // view inserted before, and must not be dropped.
   for (const [table, plan] of plans) {
     if (plan.kind !== "rebuild") continue;
     const list = buckets.get(table)!;
     if (list.length === 0) continue;
-    const select = await viewSelect(client, plan.view);
+    const select = withoutPerson(await viewSelect(client, plan.view), plan.bucketOfEvent, plan.view);
     // By name, not position: the view's SELECT may list its columns in another order than the table.
     const columns = (await rows<{ name: string }>(client, `DESCRIBE TABLE ${table}`, {})).map((c) => `\`${c.name}\``).join(", ");
-    const bucketParams = { buckets: list };
+    const bucketParams = { ...params, buckets: list };
     await client.command({ query: `ALTER TABLE ${table} DELETE WHERE ${plan.bucket} IN {buckets:Array(Int64)}`, query_params: bucketParams, clickhouse_settings: sync });
     await client.command({
       query: `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM (${select}) WHERE ${plan.bucket} IN {buckets:Array(Int64)}`,
       query_params: bucketParams,
       clickhouse_settings: { insert_deduplicate: 0 },
     });
+  }
+  for (const [table, plan] of plans) {
+    if (plan.kind !== "delete") continue;
+    if (outcomes.find((o) => o.table === table)!.rows === 0) continue;
+    await client.command({ query: `ALTER TABLE ${table} DELETE WHERE ${plan.where}`, query_params: params, clickhouse_settings: sync });
   }
   // Verify: nothing of the person is left where rows were deleted.
   for (const [table, plan] of plans) {
