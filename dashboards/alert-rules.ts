@@ -43,11 +43,13 @@ const EXPRESSION = { type: "__expr__", uid: "__expr__" } as const;
 function queryData(query: NamedQuery, windowSeconds: number): AlertQueryData {
   const model = query.kind === "clickhouse"
     ? { refId: "A", datasource: CLICKHOUSE_DATASOURCE, editorType: "sql", queryType: "table", format: CLICKHOUSE_FORMAT.table, rawSql: query.sql }
-    : { refId: "A", datasource: LOKI_DATASOURCE, expr: query.expr, queryType: "range", editorMode: "code" };
+    // Instant: the value of the LogQL's own window ending now. A range query's `last` point is the last step that
+    // had lines, so one burst kept the rule true for the whole time range after it (and fired past `for`).
+    : { refId: "A", datasource: LOKI_DATASOURCE, expr: query.expr, queryType: "instant", editorMode: "code" };
   return {
     refId: "A",
     datasourceUid: query.kind === "clickhouse" ? CLICKHOUSE_DATASOURCE.uid : LOKI_DATASOURCE.uid,
-    ...(query.kind === "loki" ? { queryType: "range" } : {}),
+    ...(query.kind === "loki" ? { queryType: "instant" } : {}),
     relativeTimeRange: { from: windowSeconds, to: 0 },
     model: JSON.stringify({ ...model, intervalMs: 1000, maxDataPoints: 43200 }),
   };
@@ -119,7 +121,7 @@ export function alertRules(s: AnalyticsSettings): AlertRule[] {
       summary: `The ingest logs more than ${a.ingestErrorsPerMinute} errors per minute`,
       description: `The ingest service wrote more than ${a.ingestErrorsPerMinute} error or fatal log lines in a minute ` +
         `(ingestErrorsPerMinute = ${a.ingestErrorsPerMinute}) for 5 minutes. Last minute: {{ $values.B.Value }} lines.`,
-      datas: [queryData(q.ingestErrors, 300), ...reduceAndThreshold("gt", a.ingestErrorsPerMinute)],
+      datas: [queryData(q.ingestErrors, 60), ...reduceAndThreshold("gt", a.ingestErrorsPerMinute)],
     }),
     rule({
       uid: "analytics-ingest-lag",
