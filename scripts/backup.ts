@@ -11,8 +11,8 @@
  *   neither set, whatever credentials the server itself has). The keys are part of the statement ClickHouse runs
  *   (it masks them in its logs); this command never prints them.
  *
- * Restore replaces the database: it first takes a safety backup of what is there now (`before-restore-<time>`, same
- * destination kind), checks the chosen backup can be read by restoring its smallest table under a scratch name,
+ * Restore replaces the database: it first checks the chosen backup can be read by restoring its smallest table under
+ * a scratch name, then takes a safety backup of what is there now (`before-restore-<time>`, same destination kind),
  * then drops the views (so nothing flows while tables change) and the tables, and restores everything. ClickHouse
  * DDL is not transactional; if the restore fails half-way, the message names the safety backup to restore instead.
  *
@@ -136,13 +136,12 @@ export interface RestoreResult {
 }
 
 /**
- * Replaces the database with the backup `d`. Takes a safety backup first (unless `safety` is undefined), and checks
- * the backup is readable before dropping anything.
+ * Replaces the database with the backup `d`. Checks the backup is readable, then takes a safety backup (unless
+ * `safety` is undefined), before dropping anything.
  */
 export async function restoreDatabase(client: ClickHouseClient, d: Destination, safety?: Destination): Promise<RestoreResult> {
-  if (safety) await backupDatabase(client, safety);
-
-  // Readable? Restore the smallest table of the backup (the migrations ledger) under a scratch name, then drop it.
+  // Readable? Checked first, so a mistyped name is refused before the safety backup (a full copy) is written:
+  // restore the smallest table of the backup (the migrations ledger) under a scratch name, then drop it.
   const probe = `restore_check_${Date.now()}`;
   try {
     await client.command({ query: `RESTORE TABLE ${DATABASE}.schema_migrations AS ${DATABASE}.${probe} FROM ${destinationSql(d)}` });
@@ -150,6 +149,7 @@ export async function restoreDatabase(client: ClickHouseClient, d: Destination, 
     throw new Error(`cannot read backup ${describeDestination(d)}; nothing was changed: ${scrub((error as Error).message, d)}`);
   }
   await client.command({ query: `DROP TABLE IF EXISTS ${DATABASE}.${probe} SYNC` });
+  if (safety) await backupDatabase(client, safety);
 
   // Views first: with them gone nothing writes into the rollups while their tables are replaced.
   const existing = await listTables(client);
