@@ -45,7 +45,7 @@ function queryPoints(r: AlertRule, lines: readonly number[], nowS: number): numb
 
 /** Evaluation times (seconds) at which the rule is firing, evaluating every ALERT_INTERVAL_SECONDS over [0, endS]. */
 function firingAt(r: AlertRule, lines: readonly number[], endS: number): number[] {
-  const forS = seconds(r.for === "0s" ? "0s" : r.for);
+  const forS = seconds(r.for);
   let activeSince: number | undefined;
   const firing: number[] = [];
   for (let now = 0; now <= endS; now += ALERT_INTERVAL_SECONDS) {
@@ -58,13 +58,18 @@ function firingAt(r: AlertRule, lines: readonly number[], endS: number): number[
   return firing;
 }
 
+/** threshold + 3 error lines every minute, spread over the minute, from t = 600 s to t = 1500 s. */
+function sustainedErrors(): number[] {
+  const lines: number[] = [];
+  for (let minute = 10; minute < 25; minute++) {
+    for (let i = 0; i < threshold + 3; i++) lines.push(minute * 60 + 5 + i * Math.floor(50 / (threshold + 3)));
+  }
+  return lines;
+}
+
 describe("ingest errors rule, evaluated", () => {
   it("fires when the ingest logs more than the threshold every minute for longer than `for`", () => {
-    // threshold + 3 error lines every minute, spread over the minute, from t = 600 s to t = 1500 s.
-    const lines: number[] = [];
-    for (let minute = 10; minute < 25; minute++) {
-      for (let i = 0; i < threshold + 3; i++) lines.push(minute * 60 + 5 + i * Math.floor(50 / (threshold + 3)));
-    }
+    const lines = sustainedErrors();
     expect(firingAt(rule, lines, 3600).length).toBeGreaterThan(0);
   });
 
@@ -75,10 +80,7 @@ describe("ingest errors rule, evaluated", () => {
   });
 
   it("is not firing a minute after the errors stopped", () => {
-    const lines: number[] = [];
-    for (let minute = 10; minute < 25; minute++) {
-      for (let i = 0; i < threshold + 3; i++) lines.push(minute * 60 + 5 + i * Math.floor(50 / (threshold + 3)));
-    }
+    const lines = sustainedErrors();
     const firing = firingAt(rule, lines, 3600);
     // The last line is logged before t = 1500 s; it leaves the [1m] window by 1560 s.
     expect(Math.max(...firing)).toBeLessThanOrEqual(1560);
