@@ -54,4 +54,18 @@ describe("forget-user stopped half-way, then run again", () => {
     expect(await fromEvents()).toEqual([{ hour: "2026-03-02 10:00:00", event_name: "report_created", events: "3", actors: "2" }]);
     expect(await hourly()).toEqual(await fromEvents());
   });
+
+  it("forgets ids with quotes, backslashes and SQL-looking text as plain strings", async () => {
+    const hostile = ["o'brien\\'); DROP TABLE analytics.events; --", "back\\slash\\", "{ids:Array(String)}", "x' OR 1=1 OR '"];
+    await engine.client.insert({
+      table: "analytics.events", format: "JSONEachRow",
+      values: [...hostile, "dave"].map((user_id, i) => ({
+        message_id: `h${i}`, type: "track", event_name: "report_created", user_id, anonymous_id: "", properties: {}, context: {}, event_time: HOUR, received_at: HOUR,
+      })),
+    });
+    const report = await forgetPerson(engine.client, hostile, { dryRun: false });
+    expect(report.tables.find((t) => t.table === "analytics.events")?.rows).toBe(hostile.length);
+    expect((await engine.rows<{ user_id: string }>("SELECT DISTINCT user_id FROM analytics.events ORDER BY user_id")).map((r) => r.user_id)).toEqual(["bob", "carol", "dave"]);
+    expect(await hourly()).toEqual(await fromEvents());
+  });
 });
