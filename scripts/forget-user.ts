@@ -13,7 +13,8 @@
  * - raw rows: events, identifies and groups of the user ids, and the anonymous-only rows of the linked anonymous
  *   ids; aliases naming any of the ids; dead letters whose stored row names one;
  * - per-person rollups, keyed by cityHash64 of the ids: activity_daily, activity_weekly, feature_usage_weekly, signups,
- *   funnel_events, identity_links (including anonymous keys linked to the user that no raw row names any more);
+ *   funnel_events, identity_links (including anonymous keys linked to the user that no raw row names any more; but
+ *   another user's link on one of the person's anonymous ids, a shared computer, stays);
  * - events_hourly holds no ids, but its unique-actor sketches were built from the person's hashed id: the hours
  *   the person was active in are re-aggregated from everyone else's events, before the person's raw rows go (so a
  *   rerun of a run that stopped half-way still knows which hours to rebuild). Hours older than the raw events'
@@ -66,7 +67,13 @@ export const FORGET_PLAN: Readonly<Record<string, TablePlan>> = {
       "OR (JSONExtractString(row, 'user_id') = '' AND JSONExtractString(row, 'anonymous_id') IN {ids:Array(String)})",
     what: "rows ClickHouse refused",
   },
-  "analytics.identity_links": { kind: "delete", where: KEYS, what: "anonymous id -> user links" },
+  "analytics.identity_links": {
+    kind: "delete",
+    // Links to the person, and links from the person's own user ids (an alias to a newer id). Not by the anonymous
+    // keys alone: on a shared computer another user's link on the same anonymous id is theirs, not the person's.
+    where: "user_key IN {keys:Array(UInt64)} OR anon_key IN (SELECT cityHash64(arrayJoin({userIds:Array(String)})))",
+    what: "anonymous id -> user links",
+  },
   "analytics.activity_daily": { kind: "delete", where: KEYS, what: "daily activity rollup" },
   "analytics.activity_weekly": { kind: "delete", where: KEYS, what: "weekly activity rollup" },
   "analytics.feature_usage_weekly": { kind: "delete", where: KEYS, what: "weekly feature usage rollup" },
@@ -87,6 +94,8 @@ export const FORGET_PLAN: Readonly<Record<string, TablePlan>> = {
 const ACTIVE_DAYS = `SELECT DISTINCT toString(day) AS day FROM analytics.activity_daily WHERE ${KEYS} ORDER BY day`;
 
 export interface Person {
+  /** The user ids given (distinct). */
+  readonly userIds: readonly string[];
   /** Every id string of the person (user ids first, then linked ids). */
   readonly ids: readonly string[];
   /** cityHash64 of each id, plus anonymous keys the identity links tie to the person's user keys. */
@@ -135,12 +144,12 @@ export async function resolvePerson(client: ClickHouseClient, userIds: readonly 
   const linked = await rows<{ key: string }>(client,
     "SELECT DISTINCT toString(anon_key) AS key FROM analytics.identity_links WHERE user_key IN {keys:Array(UInt64)}", { keys: [...keys].map(BigInt) });
   for (const r of linked) keys.add(r.key);
-  return { ids, keys: [...keys] };
+  return { userIds: [...new Set(userIds)], ids, keys: [...keys] };
 }
 
 /** UInt64 keys go as BigInt: the client writes them as numbers (as strings they would be quoted). */
 function queryParams(person: Person): Record<string, unknown> {
-  return { ids: person.ids, keys: person.keys.map(BigInt) };
+  return { userIds: person.userIds, ids: person.ids, keys: person.keys.map(BigInt) };
 }
 
 async function count(client: ClickHouseClient, table: string, where: string, person: Person): Promise<number> {
