@@ -78,7 +78,7 @@ export class Dashboards extends pulumi.ComponentResource {
     const specs = contactPointSpecs(s);
     if (specs.length === 0) {
       pulumi.log.warn("No alertWebhookUrl or alertEmail configured: alert rules are created but notify no one. " +
-        "Set one with `pulumi config set analytics:alertWebhookUrl https://...` (or alertEmail).", this);
+        "Set one with `pulumi config set analytics:alertWebhookUrl https://...` (or alertEmail with smtpHost).", this);
     } else {
       const contactPoint = new grafana.alerting.ContactPoint(`${name}-contact-point`, {
         name: specs[0].name,

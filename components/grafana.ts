@@ -34,7 +34,7 @@ export function grafanaHostUrl(cfg: Pick<StackConfig, "bindAddress" | "ports">):
  *   Grafana 12.1+; `GF_INSTALL_PLUGINS` is deprecated), so "healthy" implies "plugin installed".
  * - JSON logs, so the log shipper reads Grafana's `level` like every other service's.
  */
-export function grafanaEnvironment(cfg: Pick<StackConfig, "bindAddress" | "ports" | "clickhousePluginVersion">): string[] {
+export function grafanaEnvironment(cfg: Pick<StackConfig, "bindAddress" | "ports" | "clickhousePluginVersion" | "alerts">): string[] {
   const settings: [string, string][] = [
     ["GF_SECURITY_ADMIN_USER", GRAFANA_ADMIN_USER],
     ["GF_SECURITY_ADMIN_PASSWORD__FILE", GRAFANA_ADMIN_PASSWORD_FILE],
@@ -52,6 +52,11 @@ export function grafanaEnvironment(cfg: Pick<StackConfig, "bindAddress" | "ports
     ["GF_SERVER_ROOT_URL", `${grafanaHostUrl(cfg)}/`],
     ["GF_LOG_MODE", "console"],
     ["GF_LOG_CONSOLE_FORMAT", "json"],
+    // Alert email goes through the configured relay (no authentication: a relay that trusts this host).
+    ...(cfg.alerts.smtpHost === undefined ? [] : [
+      ["GF_SMTP_ENABLED", "true"], ["GF_SMTP_HOST", cfg.alerts.smtpHost],
+      ...(cfg.alerts.smtpFromAddress === undefined ? [] : [["GF_SMTP_FROM_ADDRESS", cfg.alerts.smtpFromAddress]]),
+    ] as [string, string][]),
   ];
   return settings.map(([key, value]) => `${key}=${value}`);
 }

@@ -38,8 +38,15 @@ export interface HostPorts {
 export interface AlertSettings {
   /** Webhook the alerts are posted to. One of webhook or email is required for alerts to reach anyone. */
   readonly webhookUrl?: string;
-  /** Comma-separated addresses; Grafana needs SMTP configured (grafanaSmtpHost) to send them. */
+  /** Comma-separated addresses; requires smtpHost (Grafana sends email only through an SMTP server). */
   readonly email?: string;
+  /**
+   * host:port of the SMTP relay Grafana sends alert email through, one that accepts mail from this host without a
+   * password (the host's own MTA or an internal relay; authenticated SMTP is not configurable yet). Required with email.
+   */
+  readonly smtpHost?: string;
+  /** Sender address of the alert email. Defaults to Grafana's own (admin@grafana.localhost). */
+  readonly smtpFromAddress?: string;
   /** Fire when today's DAU so far is down more than this share versus the same weekday last week. */
   readonly dauDropShare: number;
   /** Fire when no event was received for this many minutes. */
@@ -262,6 +269,7 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const PINNED_IMAGE = /^[a-z0-9][a-z0-9._\/-]*(:(?!latest$)[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|@sha256:[a-f0-9]{64})$/;
 const SEMVER = /^\d+\.\d+\.\d+$/;
 const HTTP_URL = /^https?:\/\/[^\s]+$/;
+const SMTP_HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$/;
 const EMAILS = /^[^\s@,]+@[^\s@,]+\.[^\s@,]+(\s*,\s*[^\s@,]+@[^\s@,]+\.[^\s@,]+)*$/;
 const NAME_PREFIX = /^[a-z][a-z0-9-]{0,30}$/;
 
@@ -283,7 +291,7 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "bindAddress", "grafanaPort", "ingestPort", "clickhouseHttpPort", "lokiPort",
   "clickhouseImage", "lokiImage", "promtailImage", "alloyImage", "grafanaImage", "nodeImage",
   "clickhousePluginVersion", "eventRetentionDays", "rollupRetentionDays", "logRetentionDays", "logShipper",
-  "protectData", "alertWebhookUrl", "alertEmail", "dauDropShare", "noEventsMinutes", "ingestErrorsPerMinute",
+  "protectData", "alertWebhookUrl", "alertEmail", "smtpHost", "smtpFromAddress", "dauDropShare", "noEventsMinutes", "ingestErrorsPerMinute",
   "ingestLagSeconds", "spoolMaxBytes", "batchMaxEvents", "flushIntervalMs", "namePrefix",
   ...SECRET_KEYS,
 ]);
@@ -328,6 +336,8 @@ export function loadConfig(raw: RawConfig, stack: string, secrets: SetSecrets = 
     alerts: {
       webhookUrl: r.optional("alertWebhookUrl", { test: (v) => HTTP_URL.test(v), expected: "an http(s) URL" }),
       email: r.optional("alertEmail", { test: (v) => EMAILS.test(v), expected: "one or more comma-separated email addresses" }),
+      smtpHost: r.optional("smtpHost", { test: (v) => SMTP_HOST.test(v), expected: "host:port of an SMTP relay, such as mail.example.com:25" }),
+      smtpFromAddress: r.optional("smtpFromAddress", { test: (v) => EMAILS.test(v) && !v.includes(","), expected: "one email address" }),
       dauDropShare: r.share("dauDropShare", DEFAULTS.dauDropShare),
       noEventsMinutes: r.integer("noEventsMinutes", DEFAULTS.noEventsMinutes, 1, 1440, "a number of minutes"),
       ingestErrorsPerMinute: r.integer("ingestErrorsPerMinute", DEFAULTS.ingestErrorsPerMinute, 1, 1_000_000),
@@ -356,6 +366,12 @@ export function loadConfig(raw: RawConfig, stack: string, secrets: SetSecrets = 
         `must differ. Move one with \`pulumi config set ${CONFIG_NAMESPACE}:${move} <another port>\`.`);
     }
     seen.set(value, name);
+  }
+  // Without a relay Grafana accepts the email contact point and every notification then fails, in Grafana's log only.
+  if (config.alerts.email !== undefined && (raw.smtpHost ?? "") === "") {
+    r.problems.push(`${CONFIG_NAMESPACE}:alertEmail is set but ${CONFIG_NAMESPACE}:smtpHost is not: Grafana sends email only ` +
+      `through an SMTP server, so every alert email would fail. Set the relay with \`pulumi config set ${CONFIG_NAMESPACE}:smtpHost ` +
+      `mail.example.com:25\` (one that accepts mail from this host without a password), or use ${CONFIG_NAMESPACE}:alertWebhookUrl.`);
   }
   const lokiProblem = lokiImageProblem(config.images.loki);
   if (lokiProblem) r.problems.push(`${CONFIG_NAMESPACE}:lokiImage: got ${JSON.stringify(config.images.loki)}, expected an image the stack can health-check. ${lokiProblem}`);

@@ -101,6 +101,12 @@ describe("Grafana environment", () => {
     });
   });
 
+  it("sends alert email through the configured SMTP relay, and enables no SMTP without one", () => {
+    expect(Object.keys(env).filter((k) => k.startsWith("GF_SMTP_"))).toEqual([]);
+    const mail = grafanaEnvironment(loadConfig({ alertEmail: "oncall@example.com", smtpHost: "relay.internal:25", smtpFromAddress: "alerts@example.com" }, "dev"));
+    expect(mail.filter((kv) => kv.startsWith("GF_SMTP_"))).toEqual(["GF_SMTP_ENABLED=true", "GF_SMTP_HOST=relay.internal:25", "GF_SMTP_FROM_ADDRESS=alerts@example.com"]);
+  });
+
   it("installs the ClickHouse plugin at the pinned version before the server starts, not with the deprecated variable", () => {
     expect(env.GF_PLUGINS_PREINSTALL_SYNC).toBe("grafana-clickhouse-datasource@4.11.2");
     expect(Object.keys(env)).not.toContain("GF_INSTALL_PLUGINS");

@@ -37,6 +37,14 @@ describe("loadConfig", () => {
     expect(cfg.alerts.dauDropShare).toBe(0.25);
   });
 
+  it("refuses alert email without an SMTP relay (Grafana would accept the contact point and fail every email)", () => {
+    const problems = problemsOf({ alertEmail: "oncall@example.com" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("analytics:alertEmail is set but analytics:smtpHost is not");
+    expect(problems[0]).toContain("pulumi config set analytics:smtpHost");
+    expect(problemsOf({ alertEmail: "oncall@example.com", smtpHost: "mail.example.com:25" })).toEqual([]);
+  });
+
   it.each([
     ["grafanaPort", "abc", "analytics:grafanaPort: got \"abc\", expected an integer port from 1 to 65535"],
     ["grafanaPort", "70000", "analytics:grafanaPort"],
@@ -48,6 +56,8 @@ describe("loadConfig", () => {
     ["dauDropShare", "30", "a share between 0 and 1"],
     ["alertWebhookUrl", "hooks.example.com", "an http(s) URL"],
     ["alertEmail", "ops@", "email"],
+    ["smtpHost", "mail.example.com", "host:port of an SMTP relay"],
+    ["smtpFromAddress", "a@example.com, b@example.com", "one email address"],
     ["eventRetentionDays", "0", "a number of days from 1"],
     ["namePrefix", "Analytics_Dev", "lowercase letters"],
   ])("rejects %s=%s naming the key and what is allowed", (key, value, message) => {

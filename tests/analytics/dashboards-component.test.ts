@@ -67,7 +67,7 @@ describe("Dashboards component", () => {
   });
 
   it("sends email when only an email is configured, and creates no contact point when neither is", async () => {
-    const email = await deploy({ alertEmail: "oncall@example.com, pm@example.com" });
+    const email = await deploy({ alertEmail: "oncall@example.com, pm@example.com", smtpHost: "relay.internal:25" });
     expect(rt.find(email.resources, "grafana:alerting/contactPoint:ContactPoint").inputs.emails)
       .toEqual([{ addresses: ["oncall@example.com", "pm@example.com"] }]);
     const none = await deploy({});
