@@ -17,11 +17,13 @@ export function readStackConfig(): StackInputs {
   const raw: Record<string, string> = {};
   const values: Partial<Record<SecretKey, string>> = {};
   const plaintext: SecretKey[] = [];
+  const encryptedKeys: string[] = [];
   for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
     if (!key.startsWith(prefix)) continue;
     const name = key.slice(prefix.length);
     if (!secretKeys.has(name)) {
       raw[name] = value;
+      if (isStoredEncrypted(key) === true) encryptedKeys.push(name);
       continue;
     }
     const encrypted = isStoredEncrypted(key);
@@ -34,7 +36,7 @@ export function readStackConfig(): StackInputs {
       raw[name] = "<secret>";
     }
   }
-  const cfg = loadConfig(raw, pulumi.getStack(), { values, plaintext });
+  const cfg = loadConfig(raw, pulumi.getStack(), { values, plaintext, encryptedKeys });
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const secrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
   for (const key of SECRET_KEYS) {

@@ -116,6 +116,8 @@ export interface SetSecrets {
   readonly values?: Partial<Record<SecretKey, string>>;
   /** Secret keys the stack set in plain text (without --secret), so their value sits readable in the stack file. */
   readonly plaintext?: readonly SecretKey[];
+  /** Other keys the stack stored encrypted (a webhook URL carrying a token): an error never prints their value. */
+  readonly encryptedKeys?: readonly string[];
 }
 
 /**
@@ -186,10 +188,11 @@ export class ConfigError extends Error {
 /** Collects problems instead of throwing on the first, so one `pulumi preview` shows every mistake. */
 class Reader {
   readonly problems: string[] = [];
-  constructor(private readonly raw: RawConfig) {}
+  constructor(private readonly raw: RawConfig, private readonly encrypted: ReadonlySet<string> = new Set()) {}
 
   private fail(key: string, value: string, expected: string): void {
-    this.problems.push(`${CONFIG_NAMESPACE}:${key}: got ${JSON.stringify(value)}, expected ${expected}. ` +
+    const got = this.encrypted.has(key) ? "a secret value (not shown)" : JSON.stringify(value);
+    this.problems.push(`${CONFIG_NAMESPACE}:${key}: got ${got}, expected ${expected}. ` +
       `Fix it with \`pulumi config set ${CONFIG_NAMESPACE}:${key} <value>\`.`);
   }
 
@@ -303,7 +306,7 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
  * @param secrets the secrets the stack set, only checked (see secretProblems), never kept
  */
 export function loadConfig(raw: RawConfig, stack: string, secrets: SetSecrets = {}): StackConfig {
-  const r = new Reader(raw);
+  const r = new Reader(raw, new Set(secrets.encryptedKeys));
   r.unknownKeys(KNOWN_KEYS);
   r.problems.push(...secretProblems(secrets));
   const port = (key: string, fallback: number) => r.integer(key, fallback, 1, 65535, "an integer port");

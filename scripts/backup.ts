@@ -15,6 +15,8 @@
  * a scratch name, then takes a safety backup of what is there now (`before-restore-<time>`, same destination kind),
  * then drops the views (so nothing flows while tables change) and the tables, and restores everything. ClickHouse
  * DDL is not transactional; if the restore fails half-way, the message names the safety backup to restore instead.
+ * A backup older than the code's migrations gets the newer ones applied after the restore (sql/ only; the statements
+ * the stack derives from its config, such as the snapshot views, are as in the backup).
  *
  * Runs as `migrator`, which needs BACKUP_GRANTS on top of its DDL grants (components/clickhouse-users.ts).
  * A backup is consistent per table, not across tables: take it when the ingest is quiet, or accept that a rollup may
@@ -28,6 +30,8 @@ import { plainHttpUrl } from "./ops/http-url";
 import { stackLookup } from "./ops/stack-lookup";
 // The server side of backups (disk, allowed path, grants) is part of the ClickHouse component's generated config.
 import { BACKUP_CONTAINER_PATH, BACKUP_DISK, BACKUP_GRANTS, backupDiskConfigXml } from "../components/clickhouse-backups";
+import { DEFAULT_MIGRATIONS_DIR } from "../components/clickhouse";
+import { applyMigrations, readMigrationSources, toMigrationFiles } from "../components/migrations";
 
 export const DATABASE = "analytics";
 export { BACKUP_CONTAINER_PATH, BACKUP_DISK, BACKUP_GRANTS, backupDiskConfigXml };
@@ -133,6 +137,10 @@ export interface RestoreResult {
   readonly safetyBackup?: Destination;
   readonly dropped: readonly string[];
   readonly tables: Record<string, TableSummary>;
+  /** Migrations of sql/ the backup predates, applied after the restore (files names). */
+  readonly migrationsApplied: readonly string[];
+  /** Why the migrations could not be brought up to date (such as a backup from a newer schema), if so. */
+  readonly migrationProblem?: string;
 }
 
 /**
@@ -167,7 +175,21 @@ export async function restoreDatabase(client: ClickHouseClient, d: Destination, 
   }
   const tables = await tableSummaries(client); // as restored, before the views created again refresh
   await recreateRefreshableViews(client);
-  return { safetyBackup: safety, dropped, tables };
+  return { safetyBackup: safety, dropped, tables, ...(await applyNewerMigrations(client)) };
+}
+
+/**
+ * A backup taken before an upgrade (`--name before-upgrade`) brings back the schema of then: the migrations added
+ * since are applied again here, as nothing else would (the stack's schema step reruns only on a new volume or
+ * changed statements), so the tables the code reads exist. Not thrown: the data is restored by now either way.
+ */
+async function applyNewerMigrations(client: ClickHouseClient): Promise<{ migrationsApplied: string[]; migrationProblem?: string }> {
+  try {
+    const r = await applyMigrations(client, toMigrationFiles(readMigrationSources(DEFAULT_MIGRATIONS_DIR)));
+    return { migrationsApplied: r.appliedNow.map((f) => f.name) };
+  } catch (error) {
+    return { migrationsApplied: [], migrationProblem: (error as Error).message.split("\n")[0] };
+  }
 }
 
 /**
@@ -281,6 +303,8 @@ export async function main(mode: Mode, argv: readonly string[], env: Env, io: { 
       const r = await restoreDatabase(client, d, safety);
       io.out(`Restored ${DATABASE} on ${connection} from ${describeDestination(d)}.`);
       if (r.safetyBackup) io.out(`The data it replaced is in ${describeDestination(r.safetyBackup)}.`);
+      if (r.migrationsApplied.length > 0) io.out(`The backup predates ${r.migrationsApplied.join(", ")}: applied again.`);
+      if (r.migrationProblem) io.err(`${mode}: warning: the schema was not brought up to date with sql/: ${r.migrationProblem}`);
       for (const [t, s] of Object.entries(r.tables)) io.out(`  ${t}: ${s.rows} rows`);
     }
     return 0;

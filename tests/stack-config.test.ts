@@ -37,6 +37,15 @@ describe("loadConfig", () => {
     expect(cfg.alerts.dauDropShare).toBe(0.25);
   });
 
+  it("never prints the value of a key the stack stored encrypted (a webhook URL carrying a token)", () => {
+    const raw = { alertWebhookUrl: "hooks.example.com/services/T0KEN-SECRET" };
+    expect(() => loadConfig(raw, "dev")).toThrow("T0KEN-SECRET");
+    let message = "";
+    try { loadConfig(raw, "dev", { encryptedKeys: ["alertWebhookUrl"] }); } catch (error) { message = (error as Error).message; }
+    expect(message).toContain("analytics:alertWebhookUrl: got a secret value (not shown), expected an http(s) URL");
+    expect(message).not.toContain("T0KEN");
+  });
+
   it("refuses alert email without an SMTP relay (Grafana would accept the contact point and fail every email)", () => {
     const problems = problemsOf({ alertEmail: "oncall@example.com" });
     expect(problems).toHaveLength(1);
