@@ -23,6 +23,7 @@
  * be a few seconds ahead of or behind the events it summarises.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DAU_SNAPSHOTS, RETENTION_SNAPSHOTS } from "../dashboards/snapshots";
 import { openOpsClient, type StackLookup } from "./ops/clickhouse-connection";
@@ -30,10 +31,11 @@ import { plainHttpUrl } from "./ops/http-url";
 import { stackLookup } from "./ops/stack-lookup";
 // The server side of backups (disk, allowed path, grants) is part of the ClickHouse component's generated config.
 import { BACKUP_CONTAINER_PATH, BACKUP_DISK, BACKUP_GRANTS, backupDiskConfigXml } from "../components/clickhouse-backups";
-import { DEFAULT_MIGRATIONS_DIR } from "../components/clickhouse";
 import { applyMigrations, readMigrationSources, toMigrationFiles } from "../components/migrations";
 
 export const DATABASE = "analytics";
+/** The migrations the code expects (components/clickhouse.ts applies the same directory). */
+const MIGRATIONS_DIR = join(__dirname, "..", "sql");
 export { BACKUP_CONTAINER_PATH, BACKUP_DISK, BACKUP_GRANTS, backupDiskConfigXml };
 
 export type Destination =
@@ -185,7 +187,7 @@ export async function restoreDatabase(client: ClickHouseClient, d: Destination, 
  */
 async function applyNewerMigrations(client: ClickHouseClient): Promise<{ migrationsApplied: string[]; migrationProblem?: string }> {
   try {
-    const r = await applyMigrations(client, toMigrationFiles(readMigrationSources(DEFAULT_MIGRATIONS_DIR)));
+    const r = await applyMigrations(client, toMigrationFiles(readMigrationSources(MIGRATIONS_DIR)));
     return { migrationsApplied: r.appliedNow.map((f) => f.name) };
   } catch (error) {
     return { migrationsApplied: [], migrationProblem: (error as Error).message.split("\n")[0] };
