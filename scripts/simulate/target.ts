@@ -3,8 +3,8 @@
  * stack's outputs (`npm run pulumi -- <stack> stack output --json --show-secrets`, through scripts/pulumi-local.sh
  * so the local file backend and the stack's passphrase are used). The write key is never printed.
  */
-import { loadConfig, type StackConfig } from "../../components/stack-config";
-import { rawConfigForStack } from "../../components/stack-files";
+import type { StackConfig } from "../../components/stack-config";
+import { stackConfigFromFiles } from "../render";
 import { readStackOutputs, ROOT_DIR, StackOutputsError, type CommandRunner } from "../ops/stack-outputs";
 
 export type { CommandRunner };
@@ -58,5 +58,5 @@ export function resolveTarget(opts: { url?: string; writeKey?: string; stack: st
 
 /** The stack's validated config (name prefix, images), read from Pulumi.yaml and Pulumi.<stack>.yaml. */
 export function stackConfig(stack: string): StackConfig {
-  return loadConfig(rawConfigForStack(ROOT_DIR, stack), stack);
+  return stackConfigFromFiles(ROOT_DIR, stack).cfg;
 }
