@@ -63,10 +63,12 @@ export const READER_LIMITS = {
 export function roleGrants(): Record<ClickHouseRole, string[]> {
   return {
     migrator: [
-      "GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW, CREATE DICTIONARY ON analytics.*",
+      // No dictionary grants: no migration uses one, and a DDL dictionary with an HTTP source fetches any URL the
+      // server reaches without the READ ON URL grant that url() needs (tests/review-security-clickhouse-grants).
+      "GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW ON analytics.*",
       "GRANT ALTER TABLE, ALTER VIEW ON analytics.*",
-      "GRANT DROP TABLE, DROP VIEW, DROP DICTIONARY ON analytics.*",
-      "GRANT SELECT, INSERT, SHOW, dictGet ON analytics.*",
+      "GRANT DROP TABLE, DROP VIEW ON analytics.*",
+      "GRANT SELECT, INSERT, SHOW ON analytics.*",
       // Refresh the DAU and retention snapshots on demand (after a bulk load) and see how their refreshes went (system
       // tables need a grant here: select_from_system_db_requires_grant); their schedule itself needs no grant.
       "GRANT SYSTEM VIEWS ON analytics.*",

@@ -35,10 +35,10 @@ describe("users.d XML", () => {
 
   it("grants each role exactly what it needs", () => {
     expect(users.migrator.grants.query).toEqual([
-      "GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW, CREATE DICTIONARY ON analytics.*",
+      "GRANT CREATE DATABASE, CREATE TABLE, CREATE VIEW ON analytics.*",
       "GRANT ALTER TABLE, ALTER VIEW ON analytics.*",
-      "GRANT DROP TABLE, DROP VIEW, DROP DICTIONARY ON analytics.*",
-      "GRANT SELECT, INSERT, SHOW, dictGet ON analytics.*",
+      "GRANT DROP TABLE, DROP VIEW ON analytics.*",
+      "GRANT SELECT, INSERT, SHOW ON analytics.*",
       "GRANT SYSTEM VIEWS ON analytics.*",
       "GRANT SELECT ON system.view_refreshes",
       "GRANT BACKUP ON analytics.*",
