@@ -10,32 +10,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { allArtifacts } from "../components/artifacts";
-import { ConfigError, loadConfig } from "../components/stack-config";
-import { rawConfigForStack } from "../components/stack-files";
-import type { StackConfig } from "../components/stack-config";
-
-/**
- * Stack-file values stored with `pulumi config set --secret` arrive as "<encrypted>" (never decrypted here), which
- * the config check would refuse as "not a URL". They get a valid stand-in for the check, and the rendered files show
- * `<encrypted: key>` in its place (as generated passwords show `<generated: ...>`).
- */
-const ENCRYPTED_STAND_INS: Readonly<Record<string, string>> = {
-  alertWebhookUrl: "https://encrypted.invalid/alertWebhookUrl",
-  alertEmail: "alertEmail@encrypted.invalid",
-};
-
-/** The stack's validated config from its files, encrypted values replaced by stand-ins (see ENCRYPTED_STAND_INS). */
-export function stackConfigFromFiles(rootDir: string, stack: string): { cfg: StackConfig; standIns: Record<string, string> } {
-  const raw = { ...rawConfigForStack(rootDir, stack) } as Record<string, string | undefined>;
-  const standIns: Record<string, string> = {};
-  for (const [key, standIn] of Object.entries(ENCRYPTED_STAND_INS)) {
-    if (raw[key] === "<encrypted>") {
-      raw[key] = standIn;
-      standIns[standIn] = `<encrypted: ${key}>`;
-    }
-  }
-  return { cfg: loadConfig(raw, stack), standIns };
-}
+import { ConfigError } from "../components/stack-config";
+import { stackConfigFromFiles } from "../components/stack-files";
 
 const USAGE = "usage: npm run render -- --stack <dev|prod|...> --out <directory>";
 

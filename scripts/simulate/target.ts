@@ -4,7 +4,7 @@
  * so the local file backend and the stack's passphrase are used). The write key is never printed.
  */
 import type { StackConfig } from "../../components/stack-config";
-import { stackConfigFromFiles } from "../render";
+import { stackConfigFromFiles } from "../../components/stack-files";
 import { readStackOutputs, ROOT_DIR, StackOutputsError, type CommandRunner } from "../ops/stack-outputs";
 
 export type { CommandRunner };
