@@ -40,7 +40,7 @@ describe("Loki component", () => {
     expect(container.inputs.healthcheck.tests).toEqual(["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:3100/ready"]);
   });
 
-  it("publishes only port 3100, on the bind address", () => {
+  it("publishes only port 3100, on loopback", () => {
     expect(container.inputs.ports).toEqual([{ internal: 3100, external: 3100, ip: "127.0.0.1" }]);
   });
 
@@ -77,7 +77,8 @@ describe("Loki component", () => {
     const { resources: prodResources } = await deploy(prod);
     const volume = rt.find(prodResources, VOLUME, "loki-data");
     expect([volume.protect, volume.retainOnDelete]).toEqual([true, true]);
-    expect(rt.find(prodResources, CONTAINER, "loki-container").inputs.ports[0]).toMatchObject({ external: 3400, ip: "10.0.0.5" });
+    // Loki has no auth: its port stays on loopback whatever bindAddress is (tests/review-security-loki-exposure).
+    expect(rt.find(prodResources, CONTAINER, "loki-container").inputs.ports[0]).toMatchObject({ external: 3400, ip: "127.0.0.1" });
   });
 
   it("uses the binary's -health for Loki 3.7, and refuses 3.6 before registering anything", async () => {
