@@ -152,7 +152,16 @@ export function buildUsersXml(input: UsersXmlInput): string {
     "<clickhouse>",
     "    <profiles>",
     ...profile("analytics_migrator", []),
-    ...profile("analytics_writer", [["max_memory_usage", r.maxMemoryBytes]]),
+    // The ingest never changes its memory limit; a constraint stops whoever holds the writer's password from lifting
+    // it (0 means unlimited, hence the minimum) and running the server out of memory.
+    ...profile("analytics_writer", [["max_memory_usage", r.maxMemoryBytes]], [
+      "            <constraints>",
+      "                <max_memory_usage>",
+      "                    <min>1</min>",
+      `                    <max>${r.maxMemoryBytes}</max>`,
+      "                </max_memory_usage>",
+      "            </constraints>",
+    ]),
     ...profile("analytics_reader", [
       ["readonly", 1],
       ["max_execution_time", r.maxExecutionSeconds],
