@@ -13,19 +13,12 @@ import { MessageIdIndex } from "../../ingest/src/message-id-index";
 import { createMetrics } from "../../ingest/src/metrics";
 import { deadLetterFilePath, Shipper } from "../../ingest/src/shipper";
 import { Spool } from "../../ingest/src/spool";
+import { until } from "./support/until";
 
 const KEY = "write-key-123";
 const logger = pino({ level: "silent" });
 /** ClickHouse is not what is tested here: the shipper only needs inserts that succeed, so segments complete. */
 const acceptingSink: ClickHouseSink = { insert: async () => {}, ping: async () => true, close: async () => {} };
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function start(dir: string, maxIds: number) {
   const messageIds = new MessageIdIndex({ maxIds });
@@ -44,7 +37,7 @@ async function start(dir: string, maxIds: number) {
   /** Seals what was accepted and waits until it is shipped (its ids then live in seen/ files only). */
   const ship = async () => {
     await spool.sealNow();
-    await until("the spool to ship", () => spool.sealedSegments().length === 0);
+    await until("the spool to ship", () => spool.sealedSegments().length === 0, 10_000, 10);
   };
   const stop = async () => {
     await app.close();

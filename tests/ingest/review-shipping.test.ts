@@ -18,16 +18,9 @@ import { Spool } from "../../ingest/src/spool";
 import { encodeRecord } from "../../ingest/src/spool-record";
 import { startClickHouseHttp, type ClickHouseHttp } from "../support/clickhouse-http-server";
 import { migrate } from "./support/ingest-process";
+import { until } from "./support/until";
 
 const logger = pino({ level: process.env.REVIEW_LOG ?? "silent" });
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("review: shipping accepted events", () => {
   let dir: string;

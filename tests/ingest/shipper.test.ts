@@ -19,6 +19,7 @@ import { Spool } from "../../ingest/src/spool";
 import { encodeRecord } from "../../ingest/src/spool-record";
 import { startClickHouseHttp, type ClickHouseHttp } from "../support/clickhouse-http-server";
 import { migrate } from "./support/ingest-process";
+import { until } from "./support/until";
 
 const logger = pino({ level: "silent" });
 
@@ -31,14 +32,6 @@ function record(names: string[], firstId: number): { buf: Buffer; rows: number }
 
 async function openSpool(dir: string, messageIds = new MessageIdIndex(), groupCommitIntervalMs?: number) {
   return Spool.open({ dir, maxBytes: 64 * 1024 * 1024, segmentMaxRows: 1000, sealAfterMs: 60_000, messageIds, groupCommitIntervalMs });
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe("spool and shipper", () => {
