@@ -10,13 +10,13 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  BACKUP_GRANTS, backupDatabase, backupDiskConfigXml, backupStatement, defaultBackupName, describeDestination, destinationSql, main,
+  backupDatabase, backupStatement, defaultBackupName, describeDestination, destinationSql, main,
   restoreDatabase, restoreStatement, type Destination,
 } from "../../scripts/backup";
 import type { StackLookup } from "../../scripts/ops/clickhouse-connection";
 import { DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW, refreshSnapshotsStatements } from "../../components/snapshot-views";
 import { generateDataset } from "../support/dataset";
-import { startOpsEngine, type OpsEngine } from "./support/ops-engine";
+import { startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
 const volume = (name: string): Destination => ({ kind: "volume", name });
 
@@ -38,13 +38,7 @@ describe("backup and restore on chDB", () => {
   const backupDir = () => join(engine.dir, "backups");
 
   beforeAll(async () => {
-    engine = await startOpsEngine({
-      role: "migrator",
-      extraGrants: BACKUP_GRANTS,
-      // The same fragment the stack's config.d would carry, pointed at a directory of this test.
-      serverConfig: (dir) => /<clickhouse>([\s\S]*)<\/clickhouse>/.exec(backupDiskConfigXml(join(dir, "backups")))![1],
-      snapshotViews: true,
-    });
+    engine = await startBackupEngine({ snapshotViews: true });
     const ds = generateDataset({ days: 10, users: 60, visitors: 15 });
     await engine.client.insert({ table: "analytics.events", values: ds.events, format: "JSONEachRow" });
     await engine.client.insert({ table: "analytics.identifies", values: ds.identifies, format: "JSONEachRow" });

@@ -2,22 +2,17 @@
  * Review: restore onto an empty instance (a new stack after losing the old one's volume: its schema step has created
  * the empty tables and views). Every table comes back with identical content, and the views feed the rollups again.
  */
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, readMigrationSources, toMigrationFiles } from "../../components/migrations";
 import { funnelRollupStatements } from "../../components/funnel-rollup";
 import { DEFAULT_FUNNEL } from "../../dashboards/settings";
-import { BACKUP_GRANTS, backupDatabase, backupDiskConfigXml, listTables, restoreDatabase, tableSummaries } from "../../scripts/backup";
-import { SQL_DIR, startOpsEngine, type OpsEngine } from "./support/ops-engine";
+import { backupDatabase, listTables, restoreDatabase, tableSummaries } from "../../scripts/backup";
+import { SQL_DIR, startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
 describe("restore onto an empty instance", () => {
   let engine: OpsEngine;
   beforeAll(async () => {
-    engine = await startOpsEngine({
-      role: "migrator",
-      extraGrants: BACKUP_GRANTS,
-      serverConfig: (dir) => /<clickhouse>([\s\S]*)<\/clickhouse>/.exec(backupDiskConfigXml(join(dir, "backups")))![1],
-    });
+    engine = await startBackupEngine();
     await engine.client.insert({
       table: "analytics.events", format: "JSONEachRow",
       values: [{ message_id: "m1", type: "track", event_name: "signup", user_id: "u1", anonymous_id: "", properties: {}, context: {}, event_time: "2026-03-02 10:00:00.000", received_at: "2026-03-02 10:00:00.000" }],

@@ -5,11 +5,10 @@
  * reading them fails. Known answer: after the restore, every migration in sql/ is applied and its tables exist,
  * with the backup's data.
  */
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, readAppliedMigrations, readMigrationSources, toMigrationFiles } from "../../components/migrations";
-import { BACKUP_GRANTS, backupDatabase, backupDiskConfigXml, restoreDatabase } from "../../scripts/backup";
-import { SQL_DIR, startOpsEngine, type OpsEngine } from "./support/ops-engine";
+import { backupDatabase, restoreDatabase } from "../../scripts/backup";
+import { SQL_DIR, startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
 const LAST = "0011_snapshots.sql";
 const LAST_OBJECTS = { views: ["day_changes_mv", "link_changes_mv"], tables: ["day_changes", "link_changes", "dau_snapshots", "retention_snapshots"] };
@@ -17,11 +16,7 @@ const LAST_OBJECTS = { views: ["day_changes_mv", "link_changes_mv"], tables: ["d
 describe("restore of a backup taken before the last migration", () => {
   let engine: OpsEngine;
   beforeAll(async () => {
-    engine = await startOpsEngine({
-      role: "migrator",
-      extraGrants: BACKUP_GRANTS,
-      serverConfig: (dir) => /<clickhouse>([\s\S]*)<\/clickhouse>/.exec(backupDiskConfigXml(join(dir, "backups")))![1],
-    });
+    engine = await startBackupEngine();
     // The database as it was before sql/0011 existed: its objects and its ledger row gone.
     for (const v of LAST_OBJECTS.views) await engine.client.command({ query: `DROP VIEW analytics.${v} SYNC` });
     for (const t of LAST_OBJECTS.tables) await engine.client.command({ query: `DROP TABLE analytics.${t} SYNC` });

@@ -6,19 +6,15 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BACKUP_GRANTS, backupDiskConfigXml, restoreDatabase } from "../../scripts/backup";
-import { startOpsEngine, type OpsEngine } from "./support/ops-engine";
+import { restoreDatabase } from "../../scripts/backup";
+import { startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
 describe("restore of a backup that does not exist", () => {
   let engine: OpsEngine;
   const backupDir = () => join(engine.dir, "backups");
 
   beforeAll(async () => {
-    engine = await startOpsEngine({
-      role: "migrator",
-      extraGrants: BACKUP_GRANTS,
-      serverConfig: (dir) => /<clickhouse>([\s\S]*)<\/clickhouse>/.exec(backupDiskConfigXml(join(dir, "backups")))![1],
-    });
+    engine = await startBackupEngine();
     await engine.client.insert({
       table: "analytics.events", format: "JSONEachRow",
       values: [{ message_id: "m1", type: "track", event_name: "signup", user_id: "u1", anonymous_id: "", properties: {}, context: {}, event_time: "2026-03-02 10:00:00.000", received_at: "2026-03-02 10:00:00.000" }],

@@ -20,6 +20,7 @@ import { funnelRollupStatements } from "../../../components/funnel-rollup";
 import { snapshotViewStatements } from "../../../components/snapshot-views";
 import { applyMigrations, readMigrationSources, toMigrationFiles } from "../../../components/migrations";
 import { DEFAULT_FUNNEL, DEFAULT_RETENTION_OFFSETS } from "../../../dashboards/settings";
+import { BACKUP_GRANTS, backupDiskConfigXml } from "../../../scripts/backup";
 
 type ClientConnection = NonNullable<NonNullable<Parameters<typeof createClient>[0]>["connection"]>;
 
@@ -70,4 +71,17 @@ export async function startOpsEngine(options: OpsEngineOptions): Promise<OpsEngi
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * An engine set up as backups run: the migrator with the backup grants, and the backups disk of the stack's
+ * config.d pointed at a directory of the test (`<dir>/backups`).
+ */
+export function startBackupEngine(options: Omit<OpsEngineOptions, "role" | "extraGrants" | "serverConfig"> = {}): Promise<OpsEngine> {
+  return startOpsEngine({
+    ...options,
+    role: "migrator",
+    extraGrants: BACKUP_GRANTS,
+    serverConfig: (dir) => /<clickhouse>([\s\S]*)<\/clickhouse>/.exec(backupDiskConfigXml(join(dir, "backups")))![1],
+  });
 }
