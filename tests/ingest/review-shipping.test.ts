@@ -2,13 +2,9 @@
  * Review findings on shipping, against the real engine (chDB behind the ClickHouse HTTP endpoint): events the HTTP
  * side accepted must reach ClickHouse and must not block the queue behind them.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type ClickHouseClient } from "@clickhouse/client";
-import { createClickHouseSink, type ClickHouseSink } from "../../ingest/src/clickhouse-sink";
+import { describe, expect, it } from "vitest";
 import { MessageIdIndex } from "../../ingest/src/message-id-index";
 import { createMetrics } from "../../ingest/src/metrics";
 import { jsonColumnProblem } from "../../ingest/src/json-column";
@@ -16,32 +12,16 @@ import { normalizeEvents } from "../../ingest/src/normalize-events";
 import { deadLetterFilePath, dedupToken, Shipper } from "../../ingest/src/shipper";
 import { Spool } from "../../ingest/src/spool";
 import { encodeRecord } from "../../ingest/src/spool-record";
-import { startClickHouseHttp, type ClickHouseHttp } from "../support/clickhouse-http-server";
-import { migrate } from "./support/ingest-process";
+import { useShippingEngine, type ShippingEngine } from "./support/shipping-engine";
 import { until } from "./support/until";
 
 const logger = pino({ level: process.env.REVIEW_LOG ?? "silent" });
 
 describe("review: shipping accepted events", () => {
   let dir: string;
-  let ch: ClickHouseHttp;
-  let client: ClickHouseClient;
-  let sink: ClickHouseSink;
-  const count = async (query: string) => Number((await (await client.query({ query, format: "JSONEachRow" })).json<{ c: string }>())[0].c);
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "review-shipping-"));
-    ch = await startClickHouseHttp({ dataDir: join(dir, "clickhouse") });
-    await migrate(ch.url);
-    client = createClient({ url: ch.url });
-    sink = createClickHouseSink({ url: ch.url, username: "default", password: "", database: "analytics", requestTimeoutMs: 60_000 });
-  });
-  afterAll(async () => {
-    await sink?.close();
-    await client?.close();
-    await ch?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  let sink: ShippingEngine["sink"];
+  let count: ShippingEngine["count"];
+  useShippingEngine("review-shipping-", 60_000, (engine) => ({ dir, sink, count } = engine));
 
   it("ships a batch whose event times span more than 100 months (a backfill) instead of retrying it forever", async () => {
     // Valid to the HTTP side (timestamps 2010-2019): one event per month, 120 months, as a /v1/import backfill sends.

@@ -3,22 +3,19 @@
  * torn-tail recovery, a batch replayed after a crash stored once (rollups too), poison rows dead-lettered without
  * blocking the queue, and an outage ridden out by retrying.
  */
-import { copyFileSync, existsSync, mkdtempSync, appendFileSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, appendFileSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { open } from "node:fs/promises";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createClient, type ClickHouseClient } from "@clickhouse/client";
-import { createClickHouseSink, type ClickHouseSink } from "../../ingest/src/clickhouse-sink";
+import { describe, expect, it, vi } from "vitest";
+import type { ClickHouseSink } from "../../ingest/src/clickhouse-sink";
 import { MessageIdIndex } from "../../ingest/src/message-id-index";
 import { createMetrics } from "../../ingest/src/metrics";
 import { normalizeEvents } from "../../ingest/src/normalize-events";
 import { deadLetterFilePath, Shipper } from "../../ingest/src/shipper";
 import { Spool } from "../../ingest/src/spool";
 import { encodeRecord } from "../../ingest/src/spool-record";
-import { startClickHouseHttp, type ClickHouseHttp } from "../support/clickhouse-http-server";
-import { migrate } from "./support/ingest-process";
+import { useShippingEngine, type ShippingEngine } from "./support/shipping-engine";
 import { until } from "./support/until";
 
 const logger = pino({ level: "silent" });
@@ -36,24 +33,11 @@ async function openSpool(dir: string, messageIds = new MessageIdIndex(), groupCo
 
 describe("spool and shipper", () => {
   let dir: string;
-  let ch: ClickHouseHttp;
-  let client: ClickHouseClient;
-  let sink: ClickHouseSink;
-  const count = async (query: string) => Number((await (await client.query({ query, format: "JSONEachRow" })).json<{ c: string }>())[0].c);
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "shipper-"));
-    ch = await startClickHouseHttp({ dataDir: join(dir, "clickhouse") });
-    await migrate(ch.url);
-    client = createClient({ url: ch.url });
-    sink = createClickHouseSink({ url: ch.url, username: "default", password: "", database: "analytics", requestTimeoutMs: 10_000 });
-  });
-  afterAll(async () => {
-    await sink?.close();
-    await client?.close();
-    await ch?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  let ch: ShippingEngine["ch"];
+  let client: ShippingEngine["client"];
+  let sink: ShippingEngine["sink"];
+  let count: ShippingEngine["count"];
+  useShippingEngine("shipper-", 10_000, (engine) => ({ dir, ch, client, sink, count } = engine));
 
   it("commits concurrent appends in groups: one fsync covers many requests", async () => {
     const { spool } = await openSpool(join(dir, "group"));

@@ -16,7 +16,7 @@ import {
 import type { StackLookup } from "../../scripts/ops/clickhouse-connection";
 import { DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW, refreshSnapshotsStatements } from "../../components/snapshot-views";
 import { generateDataset } from "../support/dataset";
-import { startBackupEngine, type OpsEngine } from "./support/ops-engine";
+import { insertSignup, startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
 const volume = (name: string): Destination => ({ kind: "volume", name });
 
@@ -56,7 +56,7 @@ describe("backup and restore on chDB", () => {
 
     // Damage: delete a day, add rows.
     await engine.client.command({ query: "ALTER TABLE analytics.events DELETE WHERE toDate(event_time) = '2026-01-06'", clickhouse_settings: { mutations_sync: "2" } });
-    await engine.client.insert({ table: "analytics.events", format: "JSONEachRow", values: [{ message_id: "late-1", type: "track", event_name: "signup", user_id: "new-user", anonymous_id: "", properties: {}, context: {}, event_time: "2026-01-20 09:00:00.000", received_at: "2026-01-20 09:00:00.000" }] });
+    await insertSignup(engine, "late-1", "new-user", "2026-01-20 09:00:00.000");
     expect(await mergedData(engine)).not.toEqual(before);
 
     const restored = await restoreDatabase(engine.client, volume("full-1"), volume("before-restore-1"));
@@ -70,7 +70,7 @@ describe("backup and restore on chDB", () => {
 
     // Views are back: a new event reaches the rollups.
     const activity = before.activity_daily.rows;
-    await engine.client.insert({ table: "analytics.events", format: "JSONEachRow", values: [{ message_id: "after-1", type: "track", event_name: "signup", user_id: "after-restore", anonymous_id: "", properties: {}, context: {}, event_time: "2026-01-21 09:00:00.000", received_at: "2026-01-21 09:00:00.000" }] });
+    await insertSignup(engine, "after-1", "after-restore", "2026-01-21 09:00:00.000");
     const now = await mergedData(engine);
     expect(now.activity_daily.rows).toBe(activity + 1);
     expect(now.signups.rows).toBe(before.signups.rows + 1);

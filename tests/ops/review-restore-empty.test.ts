@@ -7,16 +7,13 @@ import { applyMigrations, readMigrationSources, toMigrationFiles } from "../../c
 import { funnelRollupStatements } from "../../components/funnel-rollup";
 import { DEFAULT_FUNNEL } from "../../dashboards/settings";
 import { backupDatabase, listTables, restoreDatabase, tableSummaries } from "../../scripts/backup";
-import { SQL_DIR, startBackupEngine, type OpsEngine } from "./support/ops-engine";
+import { insertSignup, SQL_DIR, startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
 describe("restore onto an empty instance", () => {
   let engine: OpsEngine;
   beforeAll(async () => {
     engine = await startBackupEngine();
-    await engine.client.insert({
-      table: "analytics.events", format: "JSONEachRow",
-      values: [{ message_id: "m1", type: "track", event_name: "signup", user_id: "u1", anonymous_id: "", properties: {}, context: {}, event_time: "2026-03-02 10:00:00.000", received_at: "2026-03-02 10:00:00.000" }],
-    });
+    await insertSignup(engine, "m1", "u1", "2026-03-02 10:00:00.000");
   });
   afterAll(async () => { await engine?.close(); });
 
@@ -33,10 +30,7 @@ describe("restore onto an empty instance", () => {
     const r = await restoreDatabase(engine.client, { kind: "volume", name: "full" }, { kind: "volume", name: "before-restore" });
     expect(r.tables).toEqual(before);
     expect(await tableSummaries(engine.client)).toEqual(before);
-    await engine.client.insert({
-      table: "analytics.events", format: "JSONEachRow",
-      values: [{ message_id: "m2", type: "track", event_name: "signup", user_id: "u2", anonymous_id: "", properties: {}, context: {}, event_time: "2026-03-03 10:00:00.000", received_at: "2026-03-03 10:00:00.000" }],
-    });
+    await insertSignup(engine, "m2", "u2", "2026-03-03 10:00:00.000");
     const days = await engine.rows<{ n: string | number }>("SELECT count() AS n FROM analytics.activity_daily FINAL");
     expect(Number(days[0].n)).toBe(2);
   });

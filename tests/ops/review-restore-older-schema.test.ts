@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, readAppliedMigrations, readMigrationSources, toMigrationFiles } from "../../components/migrations";
 import { backupDatabase, restoreDatabase } from "../../scripts/backup";
-import { SQL_DIR, startBackupEngine, type OpsEngine } from "./support/ops-engine";
+import { insertSignup, SQL_DIR, startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
 const LAST = "0011_snapshots.sql";
 const LAST_OBJECTS = { views: ["day_changes_mv", "link_changes_mv"], tables: ["day_changes", "link_changes", "dau_snapshots", "retention_snapshots"] };
@@ -21,10 +21,7 @@ describe("restore of a backup taken before the last migration", () => {
     for (const v of LAST_OBJECTS.views) await engine.client.command({ query: `DROP VIEW analytics.${v} SYNC` });
     for (const t of LAST_OBJECTS.tables) await engine.client.command({ query: `DROP TABLE analytics.${t} SYNC` });
     await engine.client.command({ query: `ALTER TABLE analytics.schema_migrations DELETE WHERE name = '${LAST}'`, clickhouse_settings: { mutations_sync: "2" } });
-    await engine.client.insert({
-      table: "analytics.events", format: "JSONEachRow",
-      values: [{ message_id: "m1", type: "track", event_name: "signup", user_id: "u1", anonymous_id: "", properties: {}, context: {}, event_time: "2026-03-02 10:00:00.000", received_at: "2026-03-02 10:00:00.000" }],
-    });
+    await insertSignup(engine, "m1", "u1", "2026-03-02 10:00:00.000");
   });
   afterAll(async () => { await engine?.close(); });
 

@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restoreDatabase } from "../../scripts/backup";
-import { startBackupEngine, type OpsEngine } from "./support/ops-engine";
+import { insertSignup, startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
 describe("restore of a backup that does not exist", () => {
   let engine: OpsEngine;
@@ -15,10 +15,7 @@ describe("restore of a backup that does not exist", () => {
 
   beforeAll(async () => {
     engine = await startBackupEngine();
-    await engine.client.insert({
-      table: "analytics.events", format: "JSONEachRow",
-      values: [{ message_id: "m1", type: "track", event_name: "signup", user_id: "u1", anonymous_id: "", properties: {}, context: {}, event_time: "2026-03-02 10:00:00.000", received_at: "2026-03-02 10:00:00.000" }],
-    });
+    await insertSignup(engine, "m1", "u1", "2026-03-02 10:00:00.000");
   });
   afterAll(async () => { await engine?.close(); });
 

@@ -85,3 +85,11 @@ export function startBackupEngine(options: Omit<OpsEngineOptions, "role" | "extr
     serverConfig: (dir) => /<clickhouse>([\s\S]*)<\/clickhouse>/.exec(backupDiskConfigXml(join(dir, "backups")))![1],
   });
 }
+
+/** Inserts one signed-in signup event at `at` ("YYYY-MM-DD hh:mm:ss.sss", UTC): a row for events and every rollup a signup feeds. */
+export async function insertSignup(engine: OpsEngine, messageId: string, userId: string, at: string): Promise<void> {
+  await engine.client.insert({
+    table: "analytics.events", format: "JSONEachRow",
+    values: [{ message_id: messageId, type: "track", event_name: "signup", user_id: userId, anonymous_id: "", properties: {}, context: {}, event_time: at, received_at: at }],
+  });
+}
