@@ -19,7 +19,7 @@
  * rate, end to end, overload) use one request per connection, so their latencies are not queueing behind a pipeline.
  */
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import { Session } from "chdb";
@@ -51,7 +51,8 @@ if (args.includes("--help")) {
     "  --only      run these phases (and what they depend on: half needs single, e2e needs alone, overload needs e2e)\n" +
     "  --cpu-prof  run the ingest children with node --cpu-prof; the profiles and their logs are kept, the directory printed\n" +
     "  --sustained-percent  share of chDB alone offered in the sustained phase (default 80, the target)\n" +
-    "  --half-warmup  seconds of the half-rate load before it is measured (default 3)\n");
+    "  --half-warmup  seconds of the half-rate load before it is measured (default 3)\n" +
+    "  --clickhouse-nice  niceness of the chDB endpoint's threads, 0-19 (default 19: the stand-in for the stack's CPU weights)\n");
   process.exit(0);
 }
 const onlyAt = args.indexOf("--only");
@@ -75,6 +76,20 @@ const CONNECTIONS = option("connections", 50);
 const PIPELINING = option("pipelining", 4);
 /** Seconds of the half-rate load run before it is measured (the latency of a warmed-up service; the cold figure is kept). */
 const HALF_WARMUP_SECONDS = option("half-warmup", 3);
+// The stack gives the ClickHouse container 64x less CPU weight than the ingest's (CPU_SHARES in
+// components/service-container.ts); here both are processes on one machine, and niceness 19 against 0 is the same
+// kind of weight (CFS: 15 against 1024, 68x). 0 runs chDB at the ingest's priority, as every run before run Y did.
+const CLICKHOUSE_NICE = (() => {
+  const at = args.indexOf("--clickhouse-nice");
+  if (at < 0) return 19;
+  const raw = args[at + 1] ?? "";
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(value) || value < 0 || value > 19) {
+    process.stderr.write(`--clickhouse-nice: got ${JSON.stringify(raw)}, expected a whole number from 0 to 19\n`);
+    process.exit(2);
+  }
+  return value;
+})();
 const BATCH_CONNECTIONS = option("batch-connections", 10);
 /** Percent of chDB alone offered in the sustained phase (default 80, the target). */
 const SUSTAINED_PERCENT = option("sustained-percent", 80);
@@ -295,6 +310,9 @@ async function main(): Promise<void> {
     const server = compileIngest();
 
     const clickhousePid = clickhouseChildPid();
+    // Every thread chDB has started so far; the threads it starts later inherit the niceness of the one starting them.
+    for (const tid of readdirSync(`/proc/${clickhousePid}/task`)) setPriority(Number(tid), CLICKHOUSE_NICE);
+    log(`chDB endpoint at niceness ${CLICKHOUSE_NICE} (the stack's CPU weights; --clickhouse-nice 0 to run it level with the ingest)`);
     const profileDir = CPU_PROF ? mkdtempSync(join(tmpdir(), "bench-ingest-profiles-")) : "";
     const startIngest = async (name: string, extra: Record<string, string> = {}): Promise<Started> => {
       const started = await startChild(server, ingestEnv(join(dir, `spool-${name}`), extra), join(dir, `ingest-${name}.log`),
@@ -510,6 +528,7 @@ async function main(): Promise<void> {
       half_loop_delay_p99_ms: figure(half.stats.loopP99Ms, 1),
       connections: CONNECTIONS,
       batch_connections: BATCH_CONNECTIONS,
+      clickhouse_nice: CLICKHOUSE_NICE,
       pipelining: PIPELINING,
       seconds_per_phase: SECONDS,
     })}\n`);

@@ -27,7 +27,7 @@ import { funnelRollupStatements } from "./funnel-rollup";
 import { retentionStatements } from "./retention";
 import { snapshotViewStatements } from "./snapshot-views";
 import { SchemaMigration } from "./schema-migration";
-import { containerOptions, dataVolume, healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
+import { containerOptions, CPU_SHARES, dataVolume, healthcheck, imageAndVolume, reachableHost, serviceContainerArgs } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export const CLICKHOUSE_SERVICE = "clickhouse";
@@ -174,6 +174,8 @@ export class ClickHouse extends pulumi.ComponentResource {
       healthcheck: healthcheck(clickhouseHealthcheckTests(), "20s"),
       // Let ClickHouse flush and close parts on stop instead of being killed after Docker's default 10 s.
       stopTimeout: 60,
+      // Requests first when the cores are busy (service-container.ts says why and what was measured).
+      cpuShares: CPU_SHARES.clickhouse,
     }, containerOptions(this));
 
     this.hostHttpUrl = pulumi.output(clickhouseHostHttpUrl(cfg));

@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { containerOptions, dataVolume, healthcheck, reachableHost, serviceContainerArgs, STACK_LABEL } from "./service-container";
+import { containerOptions, CPU_SHARES, dataVolume, healthcheck, reachableHost, serviceContainerArgs, STACK_LABEL } from "./service-container";
 import type { StackConfig } from "./stack-config";
 
 export const INGEST_SERVICE = "ingest";
@@ -152,6 +152,8 @@ export class Ingest extends pulumi.ComponentResource {
       ports: [{ internal: INGEST_CONTAINER_PORT, external: cfg.ports.ingest, ip: cfg.bindAddress }],
       healthcheck: healthcheck(ingestHealthcheckTests(), "15s"),
       stopTimeout: INGEST_STOP_TIMEOUT_SECONDS,
+      // Requests first when the cores are busy (service-container.ts says why and what was measured).
+      cpuShares: CPU_SHARES.ingest,
     }, containerOptions(this));
 
     this.url = pulumi.output(`http://${reachableHost(cfg.bindAddress)}:${cfg.ports.ingest}`);

@@ -48,6 +48,17 @@ export function serviceContainerArgs(opts: ServiceContainerOptions): SharedArgs 
 }
 
 /**
+ * Docker CPU weights (`--cpu-shares`; Docker's default, which the other services keep, is 1024). They only matter
+ * when the host's cores are all busy, and then the ingest goes first: a client is waiting for its 2xx, while
+ * ClickHouse's inserts and merges are batch work that the spool absorbs when they fall behind. The ingest's event loop
+ * uses at most about one core, so on a host of two or more cores ClickHouse is never starved below the rest.
+ * The ratio (64x) is the one bench:ingest models with niceness 19 for chDB (CFS weight 15 against 1024: 68x), which
+ * took the half-rate p99 from 37-72 ms to 22-25 ms on the 2-core build machine (docs/benchmarks-ingest.md,
+ * "Sixth look").
+ */
+export const CPU_SHARES = { ingest: 8192, clickhouse: 128 } as const;
+
+/**
  * Resource options of every service container: delete the old container before creating its replacement. Nearly
  * every container input forces a replacement, and the Docker provider otherwise creates the new container first,
  * which fails here on the fixed container name and host ports (pulumi/pulumi-docker#1356).

@@ -65,6 +65,8 @@ describe("ClickHouse component (dev)", () => {
     expect(container.inputs.labels).toEqual(expect.arrayContaining([
       { label: "analytics.stack", value: "analytics-dev" }, { label: "analytics.service", value: "clickhouse" }]));
     expect(container.inputs.ulimits).toEqual([{ name: "nofile", soft: 262144, hard: 262144 }]);
+    // Requests first: ClickHouse yields the cores to the ingest when they are all busy (64x less weight).
+    expect(container.inputs.cpuShares).toBe(128);
   });
 
   it("keeps data on the stack's volume, unprotected in dev", () => {

@@ -56,7 +56,7 @@ describe("Ingest component", () => {
   it("publishes the port on the bind address, checks /healthz, and follows the stack's container conventions", () => {
     expect(container.inputs.ports).toEqual([{ internal: 8080, external: 18080, ip: "127.0.0.1" }]);
     expect(container.inputs.healthcheck.tests.join(" ")).toContain("http://127.0.0.1:8080/healthz");
-    expect(container.inputs).toMatchObject({ name: "analytics-dev-ingest", restart: "unless-stopped", wait: true, logDriver: "json-file", stopTimeout: 30 });
+    expect(container.inputs).toMatchObject({ name: "analytics-dev-ingest", restart: "unless-stopped", wait: true, logDriver: "json-file", stopTimeout: 30, cpuShares: 8192 });
     expect(container.inputs.labels).toEqual(expect.arrayContaining([{ label: "analytics.stack", value: "analytics-dev" }, { label: "analytics.service", value: "ingest" }]));
     expect(container.inputs.networksAdvanced).toEqual([{ name: "net", aliases: ["ingest"] }]);
   });
