@@ -28,6 +28,7 @@ import { funnelRollupStatements } from "../components/funnel-rollup";
 import { applyMigrations, readMigrationSources, splitStatements, toMigrationFiles } from "../components/migrations";
 import { DEFAULT_FUNNEL } from "../dashboards/settings";
 import { startClickHouseHttp } from "../tests/support/clickhouse-http-server";
+import { DURABLE_INSERT_SETTINGS } from "../components/clickhouse-server-config";
 import { normalizeEvents } from "../ingest/src/normalize-events";
 import { compileIngest, machineBusySeconds, startChild, statCpuSeconds, stopChild, type Started } from "./children";
 import { openLoop } from "./open-loop";
@@ -273,6 +274,10 @@ async function chdbAlone(dir: string, rowsPerInsert: number, inserts: number): P
       for (const s of splitStatements(file.sql, file.name)) await session.queryAsync(s.text);
     }
     for (const statement of funnelRollupStatements(DEFAULT_FUNNEL)) await session.queryAsync(statement);
+    // And the same durable inserts (DURABLE_INSERT_SETTINGS): chDB alone does the work the endpoint does.
+    const durable = Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`).join(", ");
+    const tables = String(session.query("SELECT name FROM system.tables WHERE database = 'analytics' AND engine LIKE '%MergeTree'", "TSV")).split("\n").filter(Boolean);
+    for (const name of tables) await session.queryAsync(`ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${durable}`);
     const body = shippedRows(rowsPerInsert);
     let token = 0;
     await session.insert({ table: "analytics.events", values: body, format: "JSONEachRow", settings: { insert_deduplication_token: `warm-${token++}` } });
@@ -299,6 +304,12 @@ async function main(): Promise<void> {
     // With the funnel rollup's view, as the stack runs it: every insert pays for the views it feeds.
     await applyMigrations(client, toMigrationFiles(readMigrationSources(join(ROOT, "sql"))), { afterStatements: funnelRollupStatements(DEFAULT_FUNNEL) });
     for (const statement of REFERENCE_SCHEMA) await client.command({ query: statement });
+    // The stack's server config makes every MergeTree insert durable before it is acknowledged (DURABLE_INSERT_SETTINGS
+    // in config.d); chDB reads no config.d, so the same settings go on each of our tables (the reference's tracker
+    // acknowledges before anything is written and keeps ClickHouse's defaults).
+    const durable = Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`).join(", ");
+    const ourTables = await (await client.query({ query: "SELECT name FROM system.tables WHERE database = 'analytics' AND engine LIKE '%MergeTree'", format: "JSONEachRow" })).json<{ name: string }>();
+    for (const { name } of ourTables) await client.command({ query: `ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${durable}` });
 
     const ingestEnv = (spoolDir: string, extra: Record<string, string> = {}) => ({
       INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_WRITE_KEYS: WRITE_KEY, CLICKHOUSE_URL: ch.url, CLICKHOUSE_USER: "default",

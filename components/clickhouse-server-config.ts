@@ -16,6 +16,10 @@
  *   (needed for `changeable_in_readonly`, see clickhouse-users.ts). These are the defaults of current releases,
  *   stated explicitly so an image with older defaults cannot loosen them.
  * - Server timezone UTC: every day in the data model is a UTC day, and `toDate()`/`today()` use this setting.
+ * - Inserts are acknowledged once their parts are on disk (MergeTree fsync_after_insert, fsync_part_directory): the
+ *   ingest deletes a spool segment when ClickHouse acknowledges its insert, so a part still only in the page cache
+ *   would be lost with the spool's copy in a host crash or power cut. About one insert per table per second: a few
+ *   fsyncs a second (cost measured in docs/benchmarks-ingest.md).
  * - The passwordless `default` user is removed in the users.d file (clickhouse-users.ts); the container also gets
  *   CLICKHOUSE_SKIP_USER_SETUP=1 so the image's entrypoint writes no user file of its own.
  */
@@ -45,6 +49,9 @@ export const SYSTEM_LOG_TABLES: ReadonlyArray<{ readonly table: string; readonly
   // The one system log without event_date: spans are dated by when they finished.
   { table: "opentelemetry_span_log", dateColumn: "finish_date" },
 ];
+
+/** MergeTree settings that make an acknowledged insert durable (see above); also applied by bench:ingest. */
+export const DURABLE_INSERT_SETTINGS: Readonly<Record<string, number>> = { fsync_after_insert: 1, fsync_part_directory: 1 };
 
 export interface ServerConfigInput {
   /** Days system log tables keep rows. The stack passes StackConfig.logRetentionDays (same purpose as Loki's). */
@@ -97,6 +104,11 @@ export function buildServerConfigXml(input: ServerConfigInput): string {
     "        <settings_constraints_replace_previous>true</settings_constraints_replace_previous>",
     "        <users_without_row_policies_can_read_rows>true</users_without_row_policies_can_read_rows>",
     "    </access_control_improvements>",
+    "",
+    "    <!-- An acknowledged insert is on disk: the ingest deletes its spooled copy when ClickHouse acknowledges it. -->",
+    "    <merge_tree>",
+    ...Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `        <${name}>${value}</${name}>`),
+    "    </merge_tree>",
     "",
     `    <!-- System log tables keep ${days} days (logRetentionDays), so they cannot fill the disk. -->`,
     ...systemLogs,

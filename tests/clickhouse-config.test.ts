@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildServerConfigXml, SYSTEM_LOG_TABLES } from "../components/clickhouse-server-config";
+import { buildServerConfigXml, DURABLE_INSERT_SETTINGS, SYSTEM_LOG_TABLES } from "../components/clickhouse-server-config";
 import { buildUsersXml, roleGrants, usersXmlFromPasswords } from "../components/clickhouse-users";
 import { startTestEngine, type TestEngine } from "./support/clickhouse-engine";
 
@@ -111,6 +111,19 @@ describe("config.d XML", () => {
       settings_constraints_replace_previous: true,
       users_without_row_policies_can_read_rows: true,
     });
+  });
+
+  it("acknowledges an insert only once its parts are on disk (the ingest deletes its spooled copy then)", async () => {
+    expect(config.merge_tree).toEqual({ fsync_after_insert: 1, fsync_part_directory: 1 });
+    // The names are MergeTree settings this ClickHouse knows (an unknown one in config.d would stop the server).
+    const engine = await startTestEngine("durable-insert");
+    try {
+      const names = Object.keys(DURABLE_INSERT_SETTINGS);
+      const known = await engine.rows<{ name: string }>("SELECT name FROM system.merge_tree_settings WHERE name IN {names:Array(String)} ORDER BY name", { names });
+      expect(known.map((r) => r.name)).toEqual([...names].sort());
+    } finally {
+      await engine.close();
+    }
   });
 
   it("gives every system log table a TTL of logRetentionDays", () => {
