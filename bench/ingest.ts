@@ -77,6 +77,8 @@ const CONNECTIONS = option("connections", 50);
 const PIPELINING = option("pipelining", 4);
 /** Seconds of the half-rate load run before it is measured (the latency of a warmed-up service; the cold figure is kept). */
 const HALF_WARMUP_SECONDS = option("half-warmup", 3);
+/** The stack's durable-insert MergeTree settings (config.d there) as a SETTINGS list, for our tables here. */
+const DURABLE_SETTINGS_SQL = Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`).join(", ");
 // The stack gives the ClickHouse container 64x less CPU weight than the ingest's (CPU_SHARES in
 // components/service-container.ts); here both are processes on one machine, and niceness 19 against 0 is the same
 // kind of weight (CFS: 15 against 1024, 68x). 0 runs chDB at the ingest's priority, as every run before run Y did.
@@ -275,9 +277,8 @@ async function chdbAlone(dir: string, rowsPerInsert: number, inserts: number): P
     }
     for (const statement of funnelRollupStatements(DEFAULT_FUNNEL)) await session.queryAsync(statement);
     // And the same durable inserts (DURABLE_INSERT_SETTINGS): chDB alone does the work the endpoint does.
-    const durable = Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`).join(", ");
     const tables = String(session.query("SELECT name FROM system.tables WHERE database = 'analytics' AND engine LIKE '%MergeTree'", "TSV")).split("\n").filter(Boolean);
-    for (const name of tables) await session.queryAsync(`ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${durable}`);
+    for (const name of tables) await session.queryAsync(`ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${DURABLE_SETTINGS_SQL}`);
     const body = shippedRows(rowsPerInsert);
     let token = 0;
     await session.insert({ table: "analytics.events", values: body, format: "JSONEachRow", settings: { insert_deduplication_token: `warm-${token++}` } });
@@ -307,9 +308,8 @@ async function main(): Promise<void> {
     // The stack's server config makes every MergeTree insert durable before it is acknowledged (DURABLE_INSERT_SETTINGS
     // in config.d); chDB reads no config.d, so the same settings go on each of our tables (the reference's tracker
     // acknowledges before anything is written and keeps ClickHouse's defaults).
-    const durable = Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`).join(", ");
     const ourTables = await (await client.query({ query: "SELECT name FROM system.tables WHERE database = 'analytics' AND engine LIKE '%MergeTree'", format: "JSONEachRow" })).json<{ name: string }>();
-    for (const { name } of ourTables) await client.command({ query: `ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${durable}` });
+    for (const { name } of ourTables) await client.command({ query: `ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${DURABLE_SETTINGS_SQL}` });
 
     const ingestEnv = (spoolDir: string, extra: Record<string, string> = {}) => ({
       INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_WRITE_KEYS: WRITE_KEY, CLICKHOUSE_URL: ch.url, CLICKHOUSE_USER: "default",
