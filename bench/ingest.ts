@@ -78,6 +78,8 @@ const PIPELINING = option("pipelining", 4);
 /** Seconds of the half-rate load run before it is measured (the latency of a warmed-up service; the cold figure is kept). */
 const HALF_WARMUP_SECONDS = option("half-warmup", 3);
 /** The stack's durable-insert MergeTree settings (config.d there) as a SETTINGS list, for our tables here. */
+/** Our MergeTree tables (the rollups included), which get DURABLE_SETTINGS_SQL in both chDB setups. */
+const OUR_MERGETREE_TABLES_SQL = "SELECT name FROM system.tables WHERE database = 'analytics' AND engine LIKE '%MergeTree'";
 const DURABLE_SETTINGS_SQL = Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`).join(", ");
 // The stack gives the ClickHouse container 64x less CPU weight than the ingest's (CPU_SHARES in
 // components/service-container.ts); here both are processes on one machine, and niceness 19 against 0 is the same
@@ -277,7 +279,7 @@ async function chdbAlone(dir: string, rowsPerInsert: number, inserts: number): P
     }
     for (const statement of funnelRollupStatements(DEFAULT_FUNNEL)) await session.queryAsync(statement);
     // And the same durable inserts (DURABLE_INSERT_SETTINGS): chDB alone does the work the endpoint does.
-    const tables = String(session.query("SELECT name FROM system.tables WHERE database = 'analytics' AND engine LIKE '%MergeTree'", "TSV")).split("\n").filter(Boolean);
+    const tables = String(session.query(OUR_MERGETREE_TABLES_SQL, "TSV")).split("\n").filter(Boolean);
     for (const name of tables) await session.queryAsync(`ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${DURABLE_SETTINGS_SQL}`);
     const body = shippedRows(rowsPerInsert);
     let token = 0;
@@ -308,7 +310,7 @@ async function main(): Promise<void> {
     // The stack's server config makes every MergeTree insert durable before it is acknowledged (DURABLE_INSERT_SETTINGS
     // in config.d); chDB reads no config.d, so the same settings go on each of our tables (the reference's tracker
     // acknowledges before anything is written and keeps ClickHouse's defaults).
-    const ourTables = await (await client.query({ query: "SELECT name FROM system.tables WHERE database = 'analytics' AND engine LIKE '%MergeTree'", format: "JSONEachRow" })).json<{ name: string }>();
+    const ourTables = await (await client.query({ query: OUR_MERGETREE_TABLES_SQL, format: "JSONEachRow" })).json<{ name: string }>();
     for (const { name } of ourTables) await client.command({ query: `ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${DURABLE_SETTINGS_SQL}` });
 
     const ingestEnv = (spoolDir: string, extra: Record<string, string> = {}) => ({

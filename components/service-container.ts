@@ -52,9 +52,9 @@ export function serviceContainerArgs(opts: ServiceContainerOptions): SharedArgs 
  * when the host's cores are all busy, and then the ingest goes first: a client is waiting for its 2xx, while
  * ClickHouse's inserts and merges are batch work that the spool absorbs when they fall behind. The ingest's event loop
  * uses at most about one core, so on a host of two or more cores ClickHouse is never starved below the rest.
- * The ratio (64x) is the one bench:ingest models with niceness 19 for chDB (CFS weight 15 against 1024: 68x), which
- * took the half-rate p99 from 37-72 ms to 22-25 ms on the 2-core build machine (docs/benchmarks-ingest.md,
- * "Sixth look").
+ * The ratio (64x) is the one bench:ingest models with niceness 19 for chDB (CFS weight 15 against 1024: 68x): in
+ * alternating runs on the 2-core build machine the half-rate p99 went from 37-72 ms to 22-25 ms; over 16 runs with it,
+ * 14.5-80.2 ms, 8 under 25 (docs/benchmarks-ingest.md, "Sixth look").
  */
 export const CPU_SHARES = { ingest: 8192, clickhouse: 128 } as const;
 
