@@ -7,8 +7,9 @@
  * drawn per day (about 48k daily actives, 22% stickiness); 4% of events from anonymous visitors; the signed-in
  * users' events carry their device's anonymous id (as Segment's SDKs send it); millisecond event times spread
  * over the day; anonymous visitors drawn from a pool of 50,000; ingest lag of 20 ms to 3 s, with 2% of events arriving one to two hours late (offline phones).
- * Signups (one per casual user whose signup day falls in the window) with funnel steps after them, and an
- * identify call linking every user's device.
+ * Signups (one per casual user whose signup day falls in the window) with funnel steps after them, an identify call
+ * linking every user's device, and one linking a quarter of the anonymous visitors to a user (visitors who signed up
+ * or logged in during the window): their anonymous rows are what the panels' identity resolution has to look up.
  */
 
 export interface TrafficShape {
@@ -19,10 +20,14 @@ export interface TrafficShape {
   readonly casualUsers: number;
   /** Distinct casual-user draws per day (the casual part of DAU, before collisions). */
   readonly casualDrawsPerDay: number;
+  /** The pool the anonymous events' visitors are drawn from. */
+  readonly visitors: number;
+  /** Percentage of the visitors an identify call links to a casual user during the window. */
+  readonly linkedVisitorsPercent: number;
 }
 
 export const DEFAULT_SHAPE: Omit<TrafficShape, "endDay"> = {
-  days: 60, coreUsers: 20_000, casualUsers: 180_000, casualDrawsPerDay: 30_000,
+  days: 60, coreUsers: 20_000, casualUsers: 180_000, casualDrawsPerDay: 30_000, visitors: 50_000, linkedVisitorsPercent: 25,
 };
 
 const EVENT_MIX: readonly [string, number][] = [
@@ -39,6 +44,7 @@ function eventNameSql(h: string): string {
 
 const userIdSql = (u: string) => `concat('usr_', leftPad(toString(${u}), 7, '0'))`;
 const deviceSql = (u: string) => `concat('anon_', lower(hex(cityHash64('device', ${u}))))`;
+const visitorIdSql = (v: string) => `concat('anon_v', lower(hex(cityHash64('visitor', ${v}))))`;
 const contextSql = (u: string) => `concat('{"library":{"name":"analytics.js","version":"2.3.0"},"locale":"en-US","ip":"10.',
   toString(${u} % 250), '.', toString(intDiv(${u}, 250) % 250), '.', toString(intDiv(${u}, 62500) % 250),
   '","userAgent":"', ['Chrome 126 macOS', 'Chrome 126 Windows', 'Firefox 127 Linux', 'Safari 17 iOS'][${u} % 4 + 1], '"}')`;
@@ -70,7 +76,7 @@ export function trafficSelectSql(shape: TrafficShape, start: number, count: numb
   'track' AS type,
   name AS event_name,
   if(anonymous, '', ${userIdSql("u")}) AS user_id,
-  if(anonymous, concat('anon_v', lower(hex(cityHash64('visitor', h3 % 50000)))), ${deviceSql("u")}) AS anonymous_id,
+  if(anonymous, ${visitorIdSql(`h3 % ${shape.visitors}`)}, ${deviceSql("u")}) AS anonymous_id,
   CAST(${propertiesSql("name", "h6", "u")}, 'JSON') AS properties,
   CAST(${contextSql("u")}, 'JSON') AS context,
   toDateTime64(${first} + d, 3, 'UTC') + toIntervalMillisecond(h5 % 86340000) AS event_time,
@@ -109,11 +115,21 @@ ARRAY JOIN ${steps} AS step
 WHERE cityHash64(u, 'funnel', step.2) % 100 < step.3 AND (step.2 = 0 OR cityHash64(u, 'funnel', 1) % 100 < 70)`;
 }
 
-/** One identify call per user, linking the user's device anonymous id (before the window, as for existing users). */
+/**
+ * One identify call per user, linking the user's device anonymous id (before the window, as for existing users), and
+ * one per linked visitor (linkedVisitorsPercent of the pool), linking the visitor to a casual user on a day of the
+ * window before today: every anonymous row of that visitor, before and after the call, then counts for that user.
+ */
 export function identifiesInsertSql(shape: TrafficShape): string {
   const users = shape.coreUsers + shape.casualUsers;
+  const before = `toDateTime64(toDate('${shape.endDay}') - ${shape.days} - number % 300, 3, 'UTC')`;
+  const inWindow = `toDateTime64(toDate('${shape.endDay}') - 1 - number % ${shape.days - 1}, 3, 'UTC') + toIntervalMillisecond(cityHash64('visitor-link-time', number) % 86400000)`;
   return `INSERT INTO analytics.identifies (message_id, user_id, anonymous_id, traits, context, event_time, received_at)
-SELECT ${messageIdSql("'identify', number")}, ${userIdSql("number")}, ${deviceSql("number")}, CAST('{}', 'JSON'), CAST('{}', 'JSON'),
-  toDateTime64(toDate('${shape.endDay}') - ${shape.days} - number % 300, 3, 'UTC'), toDateTime64(toDate('${shape.endDay}') - ${shape.days} - number % 300, 3, 'UTC')
-FROM numbers(${users})`;
+SELECT ${messageIdSql("'identify', number")}, ${userIdSql("number")}, ${deviceSql("number")}, CAST('{}', 'JSON'), CAST('{}', 'JSON'), ${before}, ${before}
+FROM numbers(${users})
+UNION ALL
+SELECT ${messageIdSql("'identify-visitor', number")}, ${userIdSql(`${shape.coreUsers} + cityHash64('visitor-user', number) % ${shape.casualUsers}`)},
+  ${visitorIdSql("number")}, CAST('{}', 'JSON'), CAST('{}', 'JSON'), ${inWindow}, ${inWindow}
+FROM numbers(${shape.visitors})
+WHERE cityHash64('visitor-link', number) % 100 < ${shape.linkedVisitorsPercent}`;
 }

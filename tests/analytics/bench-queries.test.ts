@@ -34,7 +34,7 @@ describe("bench arguments", () => {
 
 describe("generated traffic and the baseline on chDB", () => {
   let engine: TestEngine;
-  const shape = { ...DEFAULT_SHAPE, endDay: "2026-03-31", coreUsers: 200, casualUsers: 1800, casualDrawsPerDay: 300 };
+  const shape = { ...DEFAULT_SHAPE, endDay: "2026-03-31", coreUsers: 200, casualUsers: 1800, casualDrawsPerDay: 300, visitors: 1000 };
   beforeAll(async () => {
     engine = await startAnalyticsEngine("bench-queries");
     for (const statement of BASELINE_SCHEMA) await engine.client.command({ query: statement });
@@ -45,7 +45,7 @@ describe("generated traffic and the baseline on chDB", () => {
   });
   afterAll(async () => engine?.close());
 
-  it("has the documented shape: 60 days, about 4% anonymous events, late arrivals, every user linked", async () => {
+  it("has the documented shape: 60 days, about 4% anonymous events, late arrivals, every user and a quarter of the visitors linked", async () => {
     const [r] = await engine.rows<Record<string, number>>(`SELECT count() AS events, uniqExact(toDate(event_time)) AS days,
       countIf(user_id = '') / count() AS anonymous_share, countIf(received_at - event_time > 3600) / count() AS late_share,
       max(toDate(event_time)) = toDate('2026-03-31') AS ends_on_end_day FROM analytics.events`);
@@ -55,8 +55,17 @@ describe("generated traffic and the baseline on chDB", () => {
     expect(r.anonymous_share).toBeLessThan(0.05);
     expect(r.late_share).toBeGreaterThan(0.01);
     expect(Number(r.ends_on_end_day)).toBe(1);
-    const [links] = await engine.rows<{ n: string }>("SELECT count() AS n FROM analytics.identity_links FINAL");
-    expect(Number(links.n)).toBe(2000);
+    const [links] = await engine.rows<{ devices: string; visitors: string; visitor_rows: string; anonymous_rows: string }>(`SELECT
+      (SELECT count() FROM analytics.identity_links FINAL WHERE anon_key IN (SELECT cityHash64(anonymous_id) FROM analytics.identifies WHERE startsWith(anonymous_id, 'anon_v'))) AS visitors,
+      (SELECT count() FROM analytics.identity_links FINAL) - visitors AS devices,
+      (SELECT count() FROM analytics.activity_daily WHERE user_key = 0 AND anon_key IN (SELECT anon_key FROM analytics.identity_links)) AS visitor_rows,
+      (SELECT count() FROM analytics.activity_daily WHERE user_key = 0) AS anonymous_rows`);
+    expect(Number(links.devices)).toBe(2000);
+    expect(Number(links.visitors)).toBeGreaterThan(200);
+    expect(Number(links.visitors)).toBeLessThan(300);
+    // The linked visitors' anonymous rows are about a quarter of all anonymous rows: resolution has work to do.
+    expect(Number(links.visitor_rows) / Number(links.anonymous_rows)).toBeGreaterThan(0.15);
+    expect(Number(links.visitor_rows) / Number(links.anonymous_rows)).toBeLessThan(0.35);
   });
 
   it("is deterministic: the inserted rows are exactly what the generator's SELECT returns again", async () => {
