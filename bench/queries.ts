@@ -3,8 +3,8 @@
  *
  * Loads realistic SaaS traffic into chDB (the real ClickHouse engine) twice in the same run: into our schema
  * (sql/, rollups fed by materialized views) and into the reference walkthrough's schema (the baseline), then:
- * - refreshes the DAU and retention snapshots (sql/0011) as the stack does each minute, with today and yesterday
- *   changed since, and times the refresh;
+ * - refreshes the DAU, retention and adoption snapshots (sql/0011-0012) as the stack does each minute, with today and
+ *   yesterday changed since, and times the refresh;
  * - times every dashboard panel query, ours and the baseline's where it has one (median of 5 runs, after a warm-up);
  * - bytes per event of each events table on disk (after merging parts, so both are measured in their steady state);
  * - freshness: the time from sending one event with a new user to seeing it counted by the DAU and adoption queries;
@@ -258,7 +258,7 @@ async function main(): Promise<number> {
     console.log(`bytes per event: ours ${bpe.toFixed(1)} (${ours.parts} parts), baseline ${baselineBpe.toFixed(1)} (${baseline.parts} parts)`);
     console.log(`rollups: ${rollups.map((r) => `${r.table} ${Number(r.rows).toLocaleString("en-US")} rows ${(Number(r.bytes) / 2 ** 20).toFixed(1)} MiB`).join("; ")}`);
     console.log(`freshness (insert -> visible in DAU and adoption): ${freshness} ms`);
-    console.log(`DAU and retention snapshot refresh: ${firstRefreshMs} ms the first time, ${refreshMs} ms with today and yesterday changed`);
+    console.log(`DAU, retention and adoption snapshot refresh: ${firstRefreshMs} ms the first time, ${refreshMs} ms with today and yesterday changed`);
     console.log(`panels above: today and yesterday changed since the refresh (00:00-02:00 UTC, while late events arrive); ` +
       `with only today changed: dau ${todayOnly.dau} ms, retention ${todayOnly.retention} ms`);
     console.log(`baseline retention: ${retentionErrors.wrong_cohorts} of ${retentionErrors.cohorts} cohorts wrong (off by one)`);

@@ -69,8 +69,8 @@ export function roleGrants(): Record<ClickHouseRole, string[]> {
       "GRANT ALTER TABLE, ALTER VIEW ON analytics.*",
       "GRANT DROP TABLE, DROP VIEW ON analytics.*",
       "GRANT SELECT, INSERT, SHOW ON analytics.*",
-      // Refresh the DAU and retention snapshots on demand (after a bulk load) and see how their refreshes went (system
-      // tables need a grant here: select_from_system_db_requires_grant); their schedule itself needs no grant.
+      // Refresh the DAU, retention and adoption snapshots on demand (after a bulk load) and see how their refreshes
+      // went (system tables need a grant here: select_from_system_db_requires_grant); their schedule needs no grant.
       "GRANT SYSTEM VIEWS ON analytics.*",
       "GRANT SELECT ON system.view_refreshes",
       // `npm run backup` runs as the migrator (restore needs only the DDL and INSERT grants above).

@@ -68,7 +68,7 @@ export function clickhouseArtifacts(cfg: StackConfig, migrationsDir: string = DE
 /**
  * What the schema resource runs after the migrations whenever it changes: the retention TTLs, then the funnel
  * rollup's view and backfill for these steps (they must be the steps the dashboards' funnel panel uses), then the
- * refreshable views of the DAU and retention snapshots (over the rollups' retention, at the panel's offsets).
+ * refreshable views of the DAU, retention and adoption snapshots (over the rollups' retention, at the panel's offsets).
  */
 export function afterMigrationStatements(
   cfg: Pick<StackConfig, "eventRetentionDays" | "rollupRetentionDays">,

@@ -1,5 +1,5 @@
 /**
- * The refreshable views that write the DAU and retention snapshots (sql/0011), as statements run after the
+ * The refreshable views that write the DAU, retention (sql/0011) and adoption (sql/0012) snapshots, as statements run after the
  * migrations whenever their text changes (like the funnel rollup's view): their queries come from the panel
  * builders (dashboards/queries.ts) and the retention offsets are a per-stack setting, so they cannot be frozen
  * migrations.
@@ -14,11 +14,12 @@
  * the future is ignored, but only until the clock passes it). After either, run these statements again (a deploy
  * that changes them does): they empty the snapshots.
  */
-import { dauRowsSql, daysArray, retentionCellsSql } from "../dashboards/queries";
-import { DAU_SNAPSHOTS, RETENTION_SNAPSHOTS } from "../dashboards/snapshots";
+import { adoptionRowsSql, dauRowsSql, daysArray, retentionCellsSql } from "../dashboards/queries";
+import { ADOPTION_SNAPSHOTS, DAU_SNAPSHOTS, RETENTION_SNAPSHOTS } from "../dashboards/snapshots";
 
 export const DAU_SNAPSHOTS_VIEW = "analytics.dau_snapshots_refresh";
 export const RETENTION_SNAPSHOTS_VIEW = "analytics.retention_snapshots_refresh";
+export const ADOPTION_SNAPSHOTS_VIEW = "analytics.adoption_snapshots_refresh";
 
 export interface SnapshotViewOptions {
   /** Retention offsets in days (AnalyticsSettings.retentionOffsetsDays). */
@@ -38,7 +39,7 @@ const integerAtLeast = (name: string, value: number, min: number) => {
   return value;
 };
 
-/** Statements that (re)create both refreshable views, in order. */
+/** Statements that (re)create the refreshable views, in order. */
 export function snapshotViewStatements(options: SnapshotViewOptions): string[] {
   const windowDays = integerAtLeast("windowDays", options.windowDays, 1);
   const every = integerAtLeast("refreshSeconds", options.refreshSeconds ?? 60, 1);
@@ -64,6 +65,10 @@ FROM (
   WHERE cohort + offset_days <= today()
 ) AS cells
 LEFT JOIN (${retentionCellsSql(offsets, firstDay, "today()", "today()")}) AS counted USING (cohort, offset_days)`;
+  // The weeks the weekly rollups still keep (their TTL deletes a week once week + windowDays has come): the first
+  // Monday on or after firstDay.
+  const adoption = `SELECT week, scope, event_name, people, ${token}, week + ${windowDays} AS expires_on
+FROM (${adoptionRowsSql(`toMonday((${firstDay}) + 6)`, "toMonday(today())")})`;
   const refresh = `REFRESH AFTER ${every} SECOND`;
   const empty = options.startEmpty ? " EMPTY" : "";
   // The stored answers are emptied between the drop and the create: they were counted by the definition being
@@ -76,10 +81,13 @@ LEFT JOIN (${retentionCellsSql(offsets, firstDay, "today()", "today()")}) AS cou
     `DROP VIEW IF EXISTS ${RETENTION_SNAPSHOTS_VIEW}`,
     clear(RETENTION_SNAPSHOTS),
     `CREATE MATERIALIZED VIEW ${RETENTION_SNAPSHOTS_VIEW} ${refresh} TO ${RETENTION_SNAPSHOTS}${empty} AS ${retention}`,
+    `DROP VIEW IF EXISTS ${ADOPTION_SNAPSHOTS_VIEW}`,
+    clear(ADOPTION_SNAPSHOTS),
+    `CREATE MATERIALIZED VIEW ${ADOPTION_SNAPSHOTS_VIEW} ${refresh} TO ${ADOPTION_SNAPSHOTS}${empty} AS ${adoption}`,
   ];
 }
 
-/** Refresh both snapshots now and wait for them: after a bulk load, or in tests. Needs the SYSTEM VIEWS grant. */
+/** Refresh every snapshot now and wait for them: after a bulk load, or in tests. Needs the SYSTEM VIEWS grant. */
 export function refreshSnapshotsStatements(): string[] {
-  return [DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW].flatMap((view) => [`SYSTEM REFRESH VIEW ${view}`, `SYSTEM WAIT VIEW ${view}`]);
+  return [DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW, ADOPTION_SNAPSHOTS_VIEW].flatMap((view) => [`SYSTEM REFRESH VIEW ${view}`, `SYSTEM WAIT VIEW ${view}`]);
 }

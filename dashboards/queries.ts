@@ -10,7 +10,7 @@
  * select by arrival time, through a skip index).
  */
 import type { AnalyticsSettings } from "./settings";
-import { DAU_SNAPSHOTS, RECENT_TOKEN, RETENTION_SNAPSHOTS, staleDaysAndSignupCutoffSql, staleDaysSql } from "./snapshots";
+import { ADOPTION_SNAPSHOTS, DAU_SNAPSHOTS, RECENT_TOKEN, RETENTION_SNAPSHOTS, staleDaysAndSignupCutoffSql, staleDaysSql, staleWeeksSql } from "./snapshots";
 
 export type QueryFormat = "time_series" | "table";
 
@@ -187,6 +187,34 @@ export function retentionCellsSql(offsets: readonly number[], from: string, to: 
 }
 
 /**
+ * Distinct people per week (scope 'active', event_name '') and per (week, feature) (scope 'feature') for the weeks
+ * (Mondays) from `fromWeek` to `toWeek` (Date expressions), feature rows limited to `featureWhere` (a condition on
+ * event_name): the stored answers of each week whose snapshot is still valid (dashboards/snapshots.ts), the other weeks
+ * (the current one, weeks with late data) counted from the weekly rollups. The same numbers either way; the refresh of
+ * analytics.adoption_snapshots runs this very query over its window with every event name.
+ */
+export function adoptionRowsSql(fromWeek: string, toWeek: string, featureWhere = "1"): string {
+  const range = `week >= ${fromWeek} AND week <= ${toWeek}`;
+  const counted = `(${range}) AND week IN (SELECT arrayJoin(counted_weeks))`;
+  const weeks = `arrayMap(i -> (${fromWeek}) + 7 * i, range(toUInt32(intDiv((${toWeek}) - (${fromWeek}), 7) + 1)))`;
+  return `WITH (SELECT (groupArray((week, toString(scope), event_name, people)), max(valid_as_of)) FROM ${ADOPTION_SNAPSHOTS}
+      WHERE (${range}) AND ${RECENT_TOKEN("valid_as_of")} AND expires_on > today()) AS snapshot,
+    ${staleWeeksSql("snapshot.2", fromWeek, toWeek)} AS stale_weeks,
+    arrayFilter(s -> NOT has(stale_weeks, s.1), snapshot.1) AS stored,
+    (SELECT groupArray(w) FROM (SELECT arrayJoin(${weeks}) AS w) WHERE w NOT IN (SELECT arrayJoin(stored).1)) AS counted_weeks,
+    (${linksArraysSql(weeklyAnonKeys(counted))}) AS links
+  SELECT week, scope, event_name, people FROM (
+    SELECT s.1 AS week, s.2 AS scope, s.3 AS event_name, s.4 AS people FROM (SELECT arrayJoin(stored) AS s)
+    WHERE scope = 'active' OR (${featureWhere})
+    UNION ALL
+    SELECT week, 'feature' AS scope, event_name, people
+    FROM (${peopleByGroupSharedLinksSql(WEEKLY_FEATURES, `${counted} AND ${featureWhere}`, ["week", "event_name"])})
+    UNION ALL
+    SELECT week, 'active' AS scope, '' AS event_name, people FROM (${peopleByGroupSharedLinksSql(WEEKLY_ACTIVITY, counted, ["week"])})
+  )`;
+}
+
+/**
  * People active in the `days` days ending with the range's last day. From 14 days on, the whole ISO weeks inside the
  * window come from the weekly rollup (one row per person and week instead of up to seven) and only the days before
  * the first and after the last whole week from the daily rollup: the same people from about half the rows (MAU 112
@@ -210,7 +238,6 @@ function trailingDays(days: number): string {
 export function productQueries(s: AnalyticsSettings) {
   const features = `event_name NOT IN (${sqlList(s.nonFeatureEvents)}) AND ${eventFilter}`;
   const thisWeek = `week = toMonday(${END})`;
-  const RANGE_WEEKS = "week >= toMonday($__fromTime) AND week <= toMonday($__toTime)";
   const offsets = s.retentionOffsetsDays;
   const steps = s.funnelSteps;
 
@@ -286,10 +313,11 @@ ORDER BY share DESC, feature`,
       // (week, event_name) leads the rollup's sort key, so the per-group count can aggregate in order (185 -> 146 ms
       // at 100M bench events; still 86 against 127 ms with the one-pass count below); not set globally because it
       // slows the daily queries. The links are read once for both sides.
-      sql: `WITH (${linksArraysSql(weeklyAnonKeys(RANGE_WEEKS))}) AS links
-SELECT toDateTime(week) AS time, event_name AS feature, used.people / active.people AS share
-FROM (${peopleByGroupSharedLinksSql(WEEKLY_FEATURES, `${RANGE_WEEKS} AND ${features}`, ["week", "event_name"])}) AS used
-INNER JOIN (${peopleByGroupSharedLinksSql(WEEKLY_ACTIVITY, RANGE_WEEKS, ["week"])}) AS active USING (week)
+      sql: `SELECT toDateTime(week) AS time, feature, people / active AS share FROM (
+  SELECT week, groupArrayIf((event_name, people), scope = 'feature') AS used, anyIf(people, scope = 'active') AS active
+  FROM (${adoptionRowsSql("toMonday($__fromTime)", "toMonday($__toTime)", features)})
+  GROUP BY week HAVING countIf(scope = 'active') > 0
+) ARRAY JOIN used.1 AS feature, used.2 AS people
 ORDER BY time, feature
 SETTINGS optimize_aggregation_in_order = 1`,
     },

@@ -1,6 +1,6 @@
 /**
- * When a stored answer (sql/0011: analytics.dau_snapshots, analytics.retention_snapshots) may be used instead of
- * counting again. Pure SQL builders, shared by the panels (dashboards/queries.ts) and by the refreshable views that
+ * When a stored answer (sql/0011: analytics.dau_snapshots, analytics.retention_snapshots; sql/0012:
+ * analytics.adoption_snapshots) may be used instead of counting again. Pure SQL builders, shared by the panels (dashboards/queries.ts) and by the refreshable views that
  * write the snapshots (components/snapshot-views.ts), so both apply one rule.
  *
  * A snapshot table is replaced as a whole by each refresh, and every row carries the same token, `valid_as_of`: the
@@ -11,12 +11,15 @@
  * - no identity link inserted at or after the token names an anonymous id active that day (its rows now count for
  *   someone else), and
  * - for a cohort's retention, no signup event dated that day or earlier was inserted at or after the token (it may
- *   have moved a user from a later cohort to an earlier one).
+ *   have moved a user from a later cohort to an earlier one);
+ * - for a week's adoption, the same holds for every day of the week (links checked against the week's anonymous
+ *   actors in the weekly rollup the answer is counted from).
  * Everything else is computed from the rollups exactly as without snapshots.
  */
 
 export const DAU_SNAPSHOTS = "analytics.dau_snapshots";
 export const RETENTION_SNAPSHOTS = "analytics.retention_snapshots";
+export const ADOPTION_SNAPSHOTS = "analytics.adoption_snapshots";
 
 /**
  * A snapshot row is used only while its refresh is recent enough for link_changes to cover the time since, and not
@@ -52,4 +55,18 @@ export function staleDaysAndSignupCutoffSql(token: string, dayWhere: string): st
       ${staleDayRows(token, dayWhere)}
       UNION ALL
       SELECT 1 AS kind, day FROM analytics.day_changes WHERE signup_changed_at >= ${token}))`;
+}
+
+/**
+ * The weeks (Mondays) from `fromWeek` to `toWeek` (Date expressions) whose stored adoption answers the changes since
+ * `token` invalidate, as an array: weeks with a day that had events inserted since (analytics.day_changes), and weeks
+ * in which an anonymous id linked since was active (the weekly rollup's own anonymous actors, so a week whose first
+ * days the daily rollup has already expired is still checked). One scalar over a UNION ALL, both reads in parallel.
+ */
+export function staleWeeksSql(token: string, fromWeek: string, toWeek: string): string {
+  return `(SELECT groupUniqArray(week) FROM (
+      SELECT toMonday(day) AS week FROM analytics.day_changes WHERE day >= ${fromWeek} AND day <= (${toWeek}) + 6 AND changed_at >= ${token}
+      UNION ALL
+      SELECT week FROM analytics.activity_weekly
+      WHERE week >= ${fromWeek} AND week <= ${toWeek} AND user_key = 0 AND anon_key IN (SELECT anon_key FROM analytics.link_changes WHERE changed_at >= ${token})))`;
 }

@@ -25,7 +25,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DAU_SNAPSHOTS, RETENTION_SNAPSHOTS } from "../dashboards/snapshots";
+import { ADOPTION_SNAPSHOTS, DAU_SNAPSHOTS, RETENTION_SNAPSHOTS } from "../dashboards/snapshots";
 import { openOpsClient, type StackLookup } from "./ops/clickhouse-connection";
 import { plainHttpUrl } from "./ops/http-url";
 import { stackLookup } from "./ops/stack-lookup";
@@ -107,11 +107,11 @@ export async function listTables(client: ClickHouseClient): Promise<{ name: stri
 }
 
 /**
- * The DAU and retention snapshots: stored answers their refreshable views rewrite each minute from the other tables,
+ * The DAU, retention and adoption snapshots: stored answers their refreshable views rewrite each minute from the other tables,
  * not data. After a restore they hold whatever the views' next refresh writes (on ClickHouse 26.7 a restored snapshot
  * table came back empty; the panels count from the rollups until the refresh), so restores are not checked on them.
  */
-const DERIVED_CACHES = new Set([DAU_SNAPSHOTS, RETENTION_SNAPSHOTS].map((t) => t.replace(`${DATABASE}.`, "")));
+const DERIVED_CACHES = new Set([DAU_SNAPSHOTS, RETENTION_SNAPSHOTS, ADOPTION_SNAPSHOTS].map((t) => t.replace(`${DATABASE}.`, "")));
 
 /** Row count and content checksum of every table (not views, not the snapshot caches): what a restore must reproduce. */
 export async function tableSummaries(client: ClickHouseClient): Promise<Record<string, TableSummary>> {
@@ -195,7 +195,7 @@ async function applyNewerMigrations(client: ClickHouseClient): Promise<{ migrati
 }
 
 /**
- * Creates each refreshable view (the DAU and retention snapshots) again from its own definition. One restored by
+ * Creates each refreshable view (the DAU, retention and adoption snapshots) again from its own definition. One restored by
  * RESTORE fails every refresh on ClickHouse 26.7 ("UNION mode UNION_DEFAULT must be normalized"): its query is not
  * normalized as CREATE normalizes it. Created again, it refreshes; the panels stay exact meanwhile either way.
  */

@@ -87,6 +87,7 @@ export const FORGET_PLAN: Readonly<Record<string, TablePlan>> = {
   "analytics.day_changes": { kind: "invalidate", what: "change records of the person's active days (snapshots count them again)" },
   "analytics.dau_snapshots": { kind: "none", what: "DAU per day (a count; stale for the person's days through day_changes)" },
   "analytics.retention_snapshots": { kind: "none", what: "retained counts per cohort (stale for the person's days through day_changes)" },
+  "analytics.adoption_snapshots": { kind: "none", what: "people per week and feature (counts; stale for the person's weeks through day_changes)" },
   "analytics.schema_migrations": { kind: "none", what: "applied migration files" },
 };
 

@@ -116,8 +116,8 @@ describe("ClickHouse component (dev)", () => {
     });
     expect(schema.inputs.afterStatements[0]).toBe("ALTER TABLE analytics.events MODIFY TTL toDate(event_time) + INTERVAL 60 DAY DELETE");
     // Events plus the five rollups' TTLs, the funnel view's three, then each snapshot view's drop, clear and create.
-    expect(schema.inputs.afterStatements).toHaveLength(15);
-    expect(schema.inputs.afterStatements.at(-1)).toMatch(/^CREATE MATERIALIZED VIEW analytics.retention_snapshots_refresh REFRESH AFTER 60 SECOND TO analytics.retention_snapshots AS /);
+    expect(schema.inputs.afterStatements).toHaveLength(18);
+    expect(schema.inputs.afterStatements.at(-1)).toMatch(/^CREATE MATERIALIZED VIEW analytics.adoption_snapshots_refresh REFRESH AFTER 60 SECOND TO analytics.adoption_snapshots AS /);
     expect(schema.secretInputs).toContain("password");
     expect(schema.inputs.migrations).toEqual(readMigrationSources(join(__dirname, "..", "sql")));
     expect(typeof schema.inputs.__provider).toBe("string");
@@ -137,8 +137,9 @@ describe("ClickHouse component (funnel steps)", () => {
     const cfg = loadConfig({}, "dev");
     const { resources } = await deploy(cfg, undefined, ["signup", "checkout_done"]);
     const statements: string[] = rt.find(resources, SCHEMA, "clickhouse-schema").inputs.afterStatements;
-    expect(statements.slice(-9, -6)).toEqual(funnelRollupStatements(["signup", "checkout_done"]));
-    expect(statements.slice(0, -9)).toEqual(retentionStatements(cfg));
+    // After them, the three snapshot views' drop, clear and create.
+    expect(statements.slice(-12, -9)).toEqual(funnelRollupStatements(["signup", "checkout_done"]));
+    expect(statements.slice(0, -12)).toEqual(retentionStatements(cfg));
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * The DAU and retention snapshots (sql/0011, dashboards/snapshots.ts, components/snapshot-views.ts) on the real engine:
+ * The DAU, retention and adoption snapshots (sql/0011-0012, dashboards/snapshots.ts, components/snapshot-views.ts) on the real engine:
  * the panels that use them give the independently computed answers with and without stored answers, take a stored
  * answer only while nothing it depends on changed, and count again the days that late events, a late identify or an
  * earlier signup changed, before the next refresh and after it.
@@ -10,8 +10,8 @@ import { productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
-  DAY_MS, dayOf, expectedDau, expectedRetention, expectedStickiness, formatTime, generateDataset, parseTime, resolveEvents,
-  splitIntoBatches, type Dataset, type EventRow,
+  DAY_MS, dayOf, expectedAdoptionInWeek, expectedDau, expectedRetention, expectedStickiness, formatTime, generateDataset, parseTime,
+  resolveEvents, splitIntoBatches, weekStart, type Dataset, type EventRow,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
 import { insertEvents, insertIdentities, recreateSnapshotViews, refreshSnapshots, runQuery, startAnalyticsEngine } from "./analytics-engine";
@@ -55,8 +55,22 @@ const expectedRetentionRows = (data: Dataset) => expectedRetention(data, month.f
     return retained === null || retained === undefined ? null : retained / c.size;
   })]);
 
-/** DAU, stickiness and retention equal the answers computed in TypeScript for `data`. */
+async function adoptionPanel(): Promise<unknown[][]> {
+  const rows = await runQuery<{ time: string; feature: string; share: number }>(engine, product.adoptionOverTime.sql, month);
+  return rows.map((r) => [time(r.time), r.feature, r.share]);
+}
+
+const expectedAdoptionRows = (data: Dataset) => {
+  const rows: unknown[][] = [];
+  for (let week = weekStart(month.fromMs); week <= weekStart(month.toMs); week += 7 * DAY_MS) {
+    for (const row of expectedAdoptionInWeek(data, week, settings.nonFeatureEvents)) rows.push([week, row.feature, row.share]);
+  }
+  return rows;
+};
+
+/** DAU, stickiness, retention and adoption by week equal the answers computed in TypeScript for `data`. */
 async function expectPanelsToMatch(data: Dataset): Promise<void> {
+  expect(await adoptionPanel()).toEqual(expectedAdoptionRows(data));
   expect(await dauPanel()).toEqual(expectedDauRows(data));
   const [{ stickiness }] = await runQuery<{ stickiness: number }>(engine, product.stickiness.sql, month);
   expect(stickiness).toBeCloseTo(expectedStickiness(data, month.toMs), 12);
@@ -66,7 +80,7 @@ async function expectPanelsToMatch(data: Dataset): Promise<void> {
 const count = async (table: string) => Number((await engine.rows<{ n: string }>(`SELECT count() AS n FROM ${table}`))[0].n);
 const mutate = (query: string) => engine.client.command({ query, clickhouse_settings: { mutations_sync: "2" } });
 
-describe("DAU and retention snapshots", () => {
+describe("DAU, retention and adoption snapshots", () => {
   it("give the same answers as counting from the rollups", async () => {
     expect(await count("analytics.dau_snapshots")).toBe(0);
     await expectPanelsToMatch(ds);
@@ -75,6 +89,10 @@ describe("DAU and retention snapshots", () => {
     const days = new Set(resolveEvents(ds).map((e) => e.day)).size;
     expect(await count("analytics.dau_snapshots")).toBe(days);
     expect(await count("analytics.retention_snapshots")).toBeGreaterThan(50);
+    // One 'active' row per week with activity, one 'feature' row per (week, event name) used.
+    const weeks = new Set(resolveEvents(ds).map((e) => weekStart(e.day))).size;
+    expect(await count("analytics.adoption_snapshots WHERE scope = 'active'")).toBe(weeks);
+    expect(await count("analytics.adoption_snapshots WHERE scope = 'feature'")).toBeGreaterThan(weeks);
     await expectPanelsToMatch(ds);
   });
 
@@ -87,10 +105,15 @@ describe("DAU and retention snapshots", () => {
     const cohortRows = await retentionPanel();
     await mutate("ALTER TABLE analytics.retention_snapshots UPDATE retained = 0 WHERE 1");
     expect(await retentionPanel()).not.toEqual(cohortRows);
+    const week = weekStart(day);
+    const adoptionRows = await adoptionPanel();
+    await mutate(`ALTER TABLE analytics.adoption_snapshots UPDATE people = people * 2 WHERE scope = 'active' AND week = '${formatTime(week).slice(0, 10)}'`);
+    expect(await adoptionPanel()).toEqual(adoptionRows.map(([w, f, share]) => [w, f, w === week ? (share as number) / 2 : share]));
 
     for (const when of ["now64(3, 'UTC') - INTERVAL 25 HOUR", "now64(3, 'UTC') + INTERVAL 10 MINUTE"]) {
       await mutate(`ALTER TABLE analytics.dau_snapshots UPDATE valid_as_of = ${when} WHERE 1`);
       await mutate(`ALTER TABLE analytics.retention_snapshots UPDATE valid_as_of = ${when} WHERE 1`);
+      await mutate(`ALTER TABLE analytics.adoption_snapshots UPDATE valid_as_of = ${when} WHERE 1`);
       await expectPanelsToMatch(ds);
     }
     await refreshSnapshots(engine); // the refresh also ignores the old rows: it counts every day again
@@ -100,6 +123,9 @@ describe("DAU and retention snapshots", () => {
     // A day the rollups' retention has deleted is not taken from the snapshot.
     await mutate(`ALTER TABLE analytics.dau_snapshots UPDATE people = people + 1000, expires_on = today() WHERE day = '${dayText}'`);
     expect(await dauPanel()).toEqual(truth);
+    // Every row of a week expires on the same day (the refresh writes week + the rollups' retention).
+    await mutate(`ALTER TABLE analytics.adoption_snapshots UPDATE people = people * 2, expires_on = today() WHERE week = '${formatTime(week).slice(0, 10)}'`);
+    expect(await adoptionPanel()).toEqual(expectedAdoptionRows(ds));
     await refreshSnapshots(engine);
   });
 
@@ -109,6 +135,7 @@ describe("DAU and retention snapshots", () => {
     await recreateSnapshotViews(engine);
     expect(await count("analytics.dau_snapshots")).toBe(0);
     expect(await count("analytics.retention_snapshots")).toBe(0);
+    expect(await count("analytics.adoption_snapshots")).toBe(0);
     await expectPanelsToMatch(ds);
     await refreshSnapshots(engine);
     expect(await count("analytics.dau_snapshots")).toBeGreaterThan(0);
@@ -127,11 +154,12 @@ describe("DAU and retention snapshots", () => {
       inMonth(dayOf(parseTime(e.event_time))) && users.some((u) => activeDays.get(u)?.has(dayOf(parseTime(e.event_time)))))!;
     const visitorDay = dayOf(parseTime(visitor.event_time));
     const linkedUser = users.find((u) => activeDays.get(u)?.has(visitorDay))!;
-    // A late event: another user on another day of the month, one they were not active on. (Separate days, so each
-    // change alone must make its day count again.)
-    const monthDays = [...Array(20).keys()].map((i) => dayOf(month.fromMs) + i * DAY_MS).filter((d) => d !== visitorDay);
-    const lateUser = users.find((u) => u !== linkedUser && monthDays.some((d) => !activeDays.get(u)?.has(d)))!;
-    const lateDay = monthDays.find((d) => !activeDays.get(lateUser)?.has(d))!;
+    // A late event: another user in another week of the month, one they were not active in. (Separate weeks, so each
+    // change alone must make its day and its week count again.)
+    const monthDays = [...Array(20).keys()].map((i) => dayOf(month.fromMs) + i * DAY_MS).filter((d) => weekStart(d) !== weekStart(visitorDay));
+    const inactiveWeek = (u: string, d: number) => [...Array(7).keys()].every((i) => !activeDays.get(u)?.has(weekStart(d) + i * DAY_MS));
+    const lateUser = users.find((u) => u !== linkedUser && monthDays.some((d) => inactiveWeek(u, d)))!;
+    const lateDay = monthDays.find((d) => inactiveWeek(lateUser, d))!;
     // An earlier signup: a user of a cohort in the month signed up two days before, by an event that arrives late
     // (on a third day: the identify alone must make the visitor's day count again).
     const signups = ds.events.filter((e) => e.event_name === "signup" && e.user_id !== "" && inMonth(dayOf(parseTime(e.event_time)) - 2 * DAY_MS));
@@ -142,6 +170,7 @@ describe("DAU and retention snapshots", () => {
     const cohortSize = (e: EventRow) => signups.filter((o) => dayOf(parseTime(o.event_time)) === dayOf(parseTime(e.event_time))).length;
     const movedUser = signups.find((e) => e.user_id !== lateUser && e.user_id !== linkedUser && retainedDays(e).length > 0 && cohortSize(e) > 1 &&
       ![visitorDay, lateDay].includes(dayOf(parseTime(e.event_time)) - 2 * DAY_MS) &&
+      weekStart(dayOf(parseTime(e.event_time)) - 2 * DAY_MS) !== weekStart(visitorDay) &&
       !retainedDays(e).some((d) => [visitorDay, lateDay].includes(d)))!;
     const now = formatTime(Date.now());
     const event = (name: string, user: string, atMs: number): EventRow => ({
@@ -161,6 +190,9 @@ describe("DAU and retention snapshots", () => {
     const changedDays = expectedDauRows(after).filter(([d, n]) => expectedDauRows(ds).find(([d2]) => d2 === d)?.[1] !== n).map(([d]) => d);
     expect(changedDays).toEqual(expect.arrayContaining([lateDay, visitorDay]));
     expect(expectedRetentionRows(after)).not.toEqual(expectedRetentionRows(ds));
+    // The identify merges two people active in the visitor's week, and the late event adds a feature use to its week.
+    const changedWeeks = new Set(expectedAdoptionRows(after).filter((r, i) => JSON.stringify(r) !== JSON.stringify(expectedAdoptionRows(ds)[i])).map(([w]) => w));
+    expect([...changedWeeks]).toEqual(expect.arrayContaining([weekStart(visitorDay), weekStart(lateDay)]));
 
     await refreshSnapshots(engine);
     await insertEvents(engine, late);

@@ -14,7 +14,7 @@ import {
   restoreDatabase, restoreStatement, type Destination,
 } from "../../scripts/backup";
 import type { StackLookup } from "../../scripts/ops/clickhouse-connection";
-import { DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW, refreshSnapshotsStatements } from "../../components/snapshot-views";
+import { ADOPTION_SNAPSHOTS_VIEW, DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW, refreshSnapshotsStatements } from "../../components/snapshot-views";
 import { generateDataset } from "../support/dataset";
 import { insertSignup, startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
@@ -79,7 +79,8 @@ describe("backup and restore on chDB", () => {
     for (const query of refreshSnapshotsStatements()) await engine.client.command({ query });
     const refreshes = await engine.rows<{ view: string; exception: string }>(
       "SELECT view, exception FROM system.view_refreshes WHERE database = 'analytics' ORDER BY view");
-    expect(refreshes).toEqual([{ view: "dau_snapshots_refresh", exception: "" }, { view: "retention_snapshots_refresh", exception: "" }]);
+    expect(refreshes).toEqual([{ view: "adoption_snapshots_refresh", exception: "" }, { view: "dau_snapshots_refresh", exception: "" },
+      { view: "retention_snapshots_refresh", exception: "" }]);
     const [{ days }] = await engine.rows<{ days: string }>("SELECT count() AS days FROM analytics.dau_snapshots");
     expect(Number(days)).toBe(Number((await engine.rows<{ n: string }>("SELECT uniqExact(day) AS n FROM analytics.activity_daily"))[0].n));
   });
@@ -98,7 +99,7 @@ describe("backup and restore on chDB", () => {
   it("refuses a backup name that exists, and changes nothing when the backup to restore cannot be read", async () => {
     await expect(backupDatabase(engine.client, volume("inc-base"))).rejects.toThrow(/backup to volume disk "backups", backup inc-base failed: .*already exists/);
     // The snapshot views created again by the restores above refresh once at creation: let that finish first.
-    for (const view of [DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW]) await engine.client.command({ query: `SYSTEM WAIT VIEW ${view}` });
+    for (const view of [DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW, ADOPTION_SNAPSHOTS_VIEW]) await engine.client.command({ query: `SYSTEM WAIT VIEW ${view}` });
     const state = await mergedSummaries(engine);
     await expect(restoreDatabase(engine.client, volume("no-such-backup"))).rejects.toThrow(/cannot read backup volume disk "backups", backup no-such-backup; nothing was changed/);
     expect(await mergedSummaries(engine)).toEqual(state);
@@ -110,9 +111,9 @@ describe("backup and restore on chDB", () => {
  * collapse duplicate rollup rows whenever they run (SYSTEM STOP MERGES did not stop one already assigned), so raw
  * row counts could differ between two looks at unchanged data; merged content cannot.
  */
-/** mergedSummaries without the DAU and retention snapshots: caches their views rewrite, not data (scripts/backup.ts). */
+/** mergedSummaries without the DAU, retention and adoption snapshots: caches their views rewrite, not data (scripts/backup.ts). */
 async function mergedData(engine: OpsEngine): Promise<Record<string, { rows: number; checksum: string }>> {
-  const { dau_snapshots: _dau, retention_snapshots: _retention, ...data } = await mergedSummaries(engine);
+  const { dau_snapshots: _dau, retention_snapshots: _retention, adoption_snapshots: _adoption, ...data } = await mergedSummaries(engine);
   return data;
 }
 

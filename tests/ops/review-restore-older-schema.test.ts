@@ -10,14 +10,14 @@ import { applyMigrations, readAppliedMigrations, readMigrationSources, toMigrati
 import { backupDatabase, restoreDatabase } from "../../scripts/backup";
 import { insertSignup, SQL_DIR, startBackupEngine, type OpsEngine } from "./support/ops-engine";
 
-const LAST = "0011_snapshots.sql";
-const LAST_OBJECTS = { views: ["day_changes_mv", "link_changes_mv"], tables: ["day_changes", "link_changes", "dau_snapshots", "retention_snapshots"] };
+const LAST = "0012_adoption_snapshots.sql";
+const LAST_OBJECTS = { views: [] as string[], tables: ["adoption_snapshots"] };
 
 describe("restore of a backup taken before the last migration", () => {
   let engine: OpsEngine;
   beforeAll(async () => {
     engine = await startBackupEngine();
-    // The database as it was before sql/0011 existed: its objects and its ledger row gone.
+    // The database as it was before the last migration existed: its objects and its ledger row gone.
     for (const v of LAST_OBJECTS.views) await engine.client.command({ query: `DROP VIEW analytics.${v} SYNC` });
     for (const t of LAST_OBJECTS.tables) await engine.client.command({ query: `DROP TABLE analytics.${t} SYNC` });
     await engine.client.command({ query: `ALTER TABLE analytics.schema_migrations DELETE WHERE name = '${LAST}'`, clickhouse_settings: { mutations_sync: "2" } });
@@ -33,6 +33,7 @@ describe("restore of a backup taken before the last migration", () => {
 
     await restoreDatabase(engine.client, { kind: "volume", name: "before-upgrade" }, { kind: "volume", name: "before-restore" });
     expect((await readAppliedMigrations(engine.client)).map((m) => m.name)).toEqual(readMigrationSources(SQL_DIR).map((m) => m.name).sort());
+    expect(await engine.rows("SELECT count() AS n FROM analytics.adoption_snapshots")).toHaveLength(1);
     expect(await engine.rows("SELECT count() AS n FROM analytics.day_changes")).toHaveLength(1);
     expect(await engine.rows("SELECT message_id FROM analytics.events")).toEqual([{ message_id: "m1" }]);
   });
