@@ -44,8 +44,8 @@ export type TablePlan =
    */
   | { readonly kind: "rebuild"; readonly view: string; readonly bucket: string; readonly bucketOfEvent: string; readonly what: string }
   /**
-   * Records that the person's active days changed (analytics.day_changes, sql/0011), so the DAU and retention
-   * snapshots stop using their stored answers for those days and count them again without the person. A deletion
+   * Records that the person's active days changed (analytics.day_changes, sql/0011), so the DAU, retention and
+   * adoption snapshots stop using their stored answers for those days (and weeks) and count them again without the person. A deletion
    * is otherwise invisible to the snapshots' staleness rule, which only sees inserts.
    */
   | { readonly kind: "invalidate"; readonly what: string }

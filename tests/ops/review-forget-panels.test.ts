@@ -1,7 +1,7 @@
 /**
  * Review: after forget-user, every product panel gives the answer of a dataset that never had the person, computed
- * independently in TypeScript (tests/support/dataset.ts) from the rows without the person's; with the DAU and
- * retention snapshots refreshed before the deletion (stored answers that counted the person) and after it.
+ * independently in TypeScript (tests/support/dataset.ts) from the rows without the person's; with the DAU, retention
+ * and adoption snapshots refreshed before the deletion (stored answers that counted the person) and after it.
  * The person: the user with the most anonymous ids linked (identify and alias), a signup inside the range.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,10 +46,12 @@ async function panels(): Promise<unknown> {
   const [{ signups }] = await runQuery<{ signups: number }>(engine, product.newSignups.sql, month);
   const adoption = (await runQuery<{ feature: string; users: number; active: number; share: number }>(engine, product.adoptionThisWeek.sql, month))
     .map((r) => ({ feature: r.feature, users: Number(r.users), active: Number(r.active), share: r.share }));
+  const adoptionByWeek = (await runQuery<{ time: string; feature: string; share: number }>(engine, product.adoptionOverTime.sql, month))
+    .map((r) => [time(r.time), r.feature, r.share]);
   const funnel = (await runQuery<{ people: number }>(engine, product.funnel.sql, month)).map((r) => Number(r.people));
   const retention = (await runQuery<Record<string, number | string | null>>(engine, product.retention.sql, month))
     .map((r) => [time(r.cohort as string), Number(r.size), ...offsets.map((n) => r[`day_${n}`])]);
-  return { dau, wau: Number(wau), mau: Number(mau), stickiness, signups: Number(signups), adoption, funnel, retention };
+  return { dau, wau: Number(wau), mau: Number(mau), stickiness, signups: Number(signups), adoption, adoptionByWeek, funnel, retention };
 }
 
 function expected(data: Dataset): unknown {
@@ -61,6 +63,9 @@ function expected(data: Dataset): unknown {
     signups: expectedSignups(data, month.fromMs, month.toMs),
     adoption: expectedAdoptionInWeek(data, weekStart(month.toMs), settings.nonFeatureEvents)
       .sort((a, b) => b.share - a.share || a.feature.localeCompare(b.feature)),
+    adoptionByWeek: [...Array(Math.round((weekStart(month.toMs) - weekStart(month.fromMs)) / (7 * DAY_MS)) + 1).keys()]
+      .map((i) => weekStart(month.fromMs) + i * 7 * DAY_MS)
+      .flatMap((week) => expectedAdoptionInWeek(data, week, settings.nonFeatureEvents).map((row) => [week, row.feature, row.share])),
     funnel: expectedFunnel(data, FUNNEL, settings.funnelWindowSeconds * 1000, month.fromMs, month.toMs),
     retention: expectedRetention(data, month.fromMs, month.toMs, offsets).map((c) => [c.cohort, c.size, ...offsets.map((n) => {
       const retained = c.retained.get(n);
