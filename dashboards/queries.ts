@@ -99,7 +99,10 @@ export function personsSql(table: string, where: string, columns: readonly strin
 function peopleByGroupSharedLinksSql(table: string, where: string, groups: readonly string[]): string {
   const g = groups.join(", ");
   return `SELECT ${g}, countIf(NOT linked) + uniqExactIf(person, linked) AS people FROM (
-    SELECT ${g}, ${PERSON} AS person, if(user_key = 0, person != anon_key, user_key IN (SELECT arrayJoin(links.2))) AS linked
+    SELECT ${g}, ${PERSON} AS person,
+      -- An anonymous row is linked when its id has a link, even to a user id equal to itself (an identify whose
+      -- anonymous id is the user id: comparing person with anon_key counted that user twice).
+      if(user_key = 0, anon_key IN (SELECT arrayJoin(links.1)), user_key IN (SELECT arrayJoin(links.2))) AS linked
     FROM ${table} FINAL WHERE (${where})
   ) GROUP BY ${g}`;
 }
