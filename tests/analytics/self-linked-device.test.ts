@@ -9,7 +9,7 @@ import { loadConfig } from "../../components/stack-config";
 import { productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
-import { DAY_MS, dayOf, expectedAdoptionInWeek, expectedDau, expectedStickiness, formatTime, generateDataset, parseTime, weekStart, type Dataset, type EventRow, type IdentifyRow } from "../support/dataset";
+import { DAY_MS, dayOf, expectedAdoptionByWeek, expectedDau, expectedStickiness, formatTime, generateDataset, parseTime, type Dataset, type EventRow, type IdentifyRow } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
 import { insertEvents, insertIdentities, refreshSnapshots, runQuery, startAnalyticsEngine } from "./analytics-engine";
 
@@ -43,13 +43,7 @@ async function adoptionByWeek(): Promise<unknown[][]> {
   return (await runQuery<{ time: string; feature: string; share: number }>(engine, product.adoptionOverTime.sql, month))
     .map((r) => [time(r.time), r.feature, r.share]);
 }
-function expectedByWeek(): unknown[][] {
-  const rows: unknown[][] = [];
-  for (let w = weekStart(month.fromMs); w <= weekStart(month.toMs); w += 7 * DAY_MS) {
-    for (const r of expectedAdoptionInWeek(ds, w, settings.nonFeatureEvents)) rows.push([w, r.feature, r.share]);
-  }
-  return rows;
-}
+const expectedByWeek = () => expectedAdoptionByWeek(ds, month.fromMs, month.toMs, settings.nonFeatureEvents);
 
 describe("a self-linked device (anonymous id = user id)", () => {
   it("DAU counts the person once (control)", async () => {

@@ -10,7 +10,7 @@ import { productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
-  DAY_MS, dayOf, expectedAdoptionInWeek, expectedDau, expectedRetention, expectedStickiness, formatTime, generateDataset, parseTime,
+  DAY_MS, dayOf, expectedAdoptionByWeek, expectedDau, expectedRetention, expectedStickiness, formatTime, generateDataset, parseTime,
   resolveEvents, splitIntoBatches, weekStart, type Dataset, type EventRow,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
@@ -60,13 +60,7 @@ async function adoptionPanel(): Promise<unknown[][]> {
   return rows.map((r) => [time(r.time), r.feature, r.share]);
 }
 
-const expectedAdoptionRows = (data: Dataset) => {
-  const rows: unknown[][] = [];
-  for (let week = weekStart(month.fromMs); week <= weekStart(month.toMs); week += 7 * DAY_MS) {
-    for (const row of expectedAdoptionInWeek(data, week, settings.nonFeatureEvents)) rows.push([week, row.feature, row.share]);
-  }
-  return rows;
-};
+const expectedAdoptionRows = (data: Dataset) => expectedAdoptionByWeek(data, month.fromMs, month.toMs, settings.nonFeatureEvents);
 
 /** DAU, stickiness, retention and adoption by week equal the answers computed in TypeScript for `data`. */
 async function expectPanelsToMatch(data: Dataset): Promise<void> {

@@ -11,7 +11,7 @@ import { analyticsSettings } from "../../dashboards/settings";
 import { forgetPerson } from "../../scripts/forget-user";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
-  DAY_MS, FUNNEL, dayOf, expectedActiveInDays, expectedAdoptionInWeek, expectedDau, expectedFunnel, expectedRetention, expectedSignups,
+  DAY_MS, FUNNEL, dayOf, expectedActiveInDays, expectedAdoptionByWeek, expectedAdoptionInWeek, expectedDau, expectedFunnel, expectedRetention, expectedSignups,
   expectedStickiness, generateDataset, identityMap, parseTime, splitIntoBatches, weekStart, type Dataset,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
@@ -63,9 +63,7 @@ function expected(data: Dataset): unknown {
     signups: expectedSignups(data, month.fromMs, month.toMs),
     adoption: expectedAdoptionInWeek(data, weekStart(month.toMs), settings.nonFeatureEvents)
       .sort((a, b) => b.share - a.share || a.feature.localeCompare(b.feature)),
-    adoptionByWeek: [...Array(Math.round((weekStart(month.toMs) - weekStart(month.fromMs)) / (7 * DAY_MS)) + 1).keys()]
-      .map((i) => weekStart(month.fromMs) + i * 7 * DAY_MS)
-      .flatMap((week) => expectedAdoptionInWeek(data, week, settings.nonFeatureEvents).map((row) => [week, row.feature, row.share])),
+    adoptionByWeek: expectedAdoptionByWeek(data, month.fromMs, month.toMs, settings.nonFeatureEvents),
     funnel: expectedFunnel(data, FUNNEL, settings.funnelWindowSeconds * 1000, month.fromMs, month.toMs),
     retention: expectedRetention(data, month.fromMs, month.toMs, offsets).map((c) => [c.cohort, c.size, ...offsets.map((n) => {
       const retained = c.retained.get(n);

@@ -358,6 +358,15 @@ export function expectedAdoptionInWeek(ds: Dataset, weekMs: number, excluded: re
   });
 }
 
+/** The adoption-by-week panel's rows, [week, feature, share], for every ISO week from `fromMs`'s to `toMs`'s. */
+export function expectedAdoptionByWeek(ds: Dataset, fromMs: number, toMs: number, excluded: readonly string[]): [number, string, number][] {
+  const rows: [number, string, number][] = [];
+  for (let week = weekStart(fromMs); week <= weekStart(toMs); week += 7 * DAY_MS) {
+    for (const row of expectedAdoptionInWeek(ds, week, excluded)) rows.push([week, row.feature, row.share]);
+  }
+  return rows;
+}
+
 export interface RetentionRow {
   readonly cohort: number;
   readonly size: number;
