@@ -1,6 +1,6 @@
 /**
- * The refreshable views that write the DAU, retention (sql/0011) and adoption (sql/0012) snapshots, as statements run after the
- * migrations whenever their text changes (like the funnel rollup's view): their queries come from the panel
+ * The refreshable views that write the DAU, retention (sql/0011) and adoption (sql/0012) snapshots, as statements run
+ * after the migrations whenever their text changes (like the funnel rollup's view): their queries come from the panel
  * builders (dashboards/queries.ts) and the retention offsets are a per-stack setting, so they cannot be frozen
  * migrations.
  *
@@ -89,5 +89,6 @@ FROM (${adoptionRowsSql(`toMonday((${firstDay}) + 6)`, "toMonday(today())")})`;
 
 /** Refresh every snapshot now and wait for them: after a bulk load, or in tests. Needs the SYSTEM VIEWS grant. */
 export function refreshSnapshotsStatements(): string[] {
-  return [DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW, ADOPTION_SNAPSHOTS_VIEW].flatMap((view) => [`SYSTEM REFRESH VIEW ${view}`, `SYSTEM WAIT VIEW ${view}`]);
+  return [DAU_SNAPSHOTS_VIEW, RETENTION_SNAPSHOTS_VIEW, ADOPTION_SNAPSHOTS_VIEW]
+    .flatMap((view) => [`SYSTEM REFRESH VIEW ${view}`, `SYSTEM WAIT VIEW ${view}`]);
 }

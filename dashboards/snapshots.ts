@@ -1,7 +1,8 @@
 /**
  * When a stored answer (sql/0011: analytics.dau_snapshots, analytics.retention_snapshots; sql/0012:
- * analytics.adoption_snapshots) may be used instead of counting again. Pure SQL builders, shared by the panels (dashboards/queries.ts) and by the refreshable views that
- * write the snapshots (components/snapshot-views.ts), so both apply one rule.
+ * analytics.adoption_snapshots) may be used instead of counting again. Pure SQL builders, shared by the panels
+ * (dashboards/queries.ts) and by the refreshable views that write the snapshots (components/snapshot-views.ts), so
+ * both apply one rule.
  *
  * A snapshot table is replaced as a whole by each refresh, and every row carries the same token, `valid_as_of`: the
  * refresh's start minus a settle time, before which every insert has committed. A stored day's answer holds while
