@@ -224,7 +224,7 @@ export function adoptionRowsSql(fromWeek: string, toWeek: string, featureWhere =
  * -> 78 ms at 100M bench events). A 7-day window holds at most one whole week, where the split does not pay.
  */
 /** The anonymous actors of some weeks: every anonymous key of the weekly feature rows is among them, in fewer rows. */
-const weeklyAnonKeys = (weeks: string) => `SELECT anon_key FROM ${WEEKLY_ACTIVITY} WHERE user_key = 0 AND ${weeks}`;
+const weeklyAnonKeys = (weeks: string) => `SELECT anon_key FROM ${WEEKLY_ACTIVITY} WHERE user_key = 0 AND (${weeks})`;
 
 function trailingDays(days: number): string {
   const first = `toDate(${END}) - ${days - 1}`;
