@@ -34,12 +34,17 @@ import { compileIngest, machineBusySeconds, startChild, statCpuSeconds, stopChil
 import { openLoop } from "./open-loop";
 
 const args = process.argv.slice(2);
-const option = (name: string, fallback: number) => {
+/** A numeric option: a positive number, or with `wholeFrom` a whole number in that range (which may include 0). */
+const option = (name: string, fallback: number, wholeFrom?: { min: number; max: number }) => {
   const at = args.indexOf(`--${name}`);
   if (at < 0) return fallback;
-  const value = Number(args[at + 1]);
-  if (!Number.isFinite(value) || value <= 0) {
-    process.stderr.write(`--${name}: got ${JSON.stringify(args[at + 1] ?? "")}, expected a positive number (run with --help for the options)\n`);
+  const raw = args[at + 1] ?? "";
+  const value = Number(raw);
+  const ok = wholeFrom ? raw.trim() !== "" && Number.isInteger(value) && value >= wholeFrom.min && value <= wholeFrom.max
+    : Number.isFinite(value) && value > 0;
+  if (!ok) {
+    const expected = wholeFrom ? `a whole number from ${wholeFrom.min} to ${wholeFrom.max}` : "a positive number";
+    process.stderr.write(`--${name}: got ${JSON.stringify(raw)}, expected ${expected} (run with --help for the options)\n`);
     process.exit(2);
   }
   return value;
@@ -77,24 +82,17 @@ const CONNECTIONS = option("connections", 50);
 const PIPELINING = option("pipelining", 4);
 /** Seconds of the half-rate load run before it is measured (the latency of a warmed-up service; the cold figure is kept). */
 const HALF_WARMUP_SECONDS = option("half-warmup", 3);
-/** The stack's durable-insert MergeTree settings (config.d there) as a SETTINGS list, for our tables here. */
-/** Our MergeTree tables (the rollups included), which get DURABLE_SETTINGS_SQL in both chDB setups. */
+/** Our MergeTree tables (the rollups included), which get the durable-insert settings in both chDB setups. */
 const OUR_MERGETREE_TABLES_SQL = "SELECT name FROM system.tables WHERE database = 'analytics' AND engine LIKE '%MergeTree'";
-const DURABLE_SETTINGS_SQL = Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`).join(", ");
+/** The stack's durable-insert MergeTree settings (config.d there; chDB reads no config.d) applied to these tables. */
+const durableSettingStatements = (tables: readonly string[]) => {
+  const settings = Object.entries(DURABLE_INSERT_SETTINGS).map(([name, value]) => `${name} = ${value}`).join(", ");
+  return tables.map((name) => `ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${settings}`);
+};
 // The stack gives the ClickHouse container 64x less CPU weight than the ingest's (CPU_SHARES in
 // components/service-container.ts); here both are processes on one machine, and niceness 19 against 0 is the same
 // kind of weight (CFS: 15 against 1024, 68x). 0 runs chDB at the ingest's priority, as every run before run Y did.
-const CLICKHOUSE_NICE = (() => {
-  const at = args.indexOf("--clickhouse-nice");
-  if (at < 0) return 19;
-  const raw = args[at + 1] ?? "";
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isInteger(value) || value < 0 || value > 19) {
-    process.stderr.write(`--clickhouse-nice: got ${JSON.stringify(raw)}, expected a whole number from 0 to 19\n`);
-    process.exit(2);
-  }
-  return value;
-})();
+const CLICKHOUSE_NICE = option("clickhouse-nice", 19, { min: 0, max: 19 });
 const BATCH_CONNECTIONS = option("batch-connections", 10);
 /** Percent of chDB alone offered in the sustained phase (default 80, the target). */
 const SUSTAINED_PERCENT = option("sustained-percent", 80);
@@ -280,7 +278,7 @@ async function chdbAlone(dir: string, rowsPerInsert: number, inserts: number): P
     for (const statement of funnelRollupStatements(DEFAULT_FUNNEL)) await session.queryAsync(statement);
     // And the same durable inserts (DURABLE_INSERT_SETTINGS): chDB alone does the work the endpoint does.
     const tables = String(session.query(OUR_MERGETREE_TABLES_SQL, "TSV")).split("\n").filter(Boolean);
-    for (const name of tables) await session.queryAsync(`ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${DURABLE_SETTINGS_SQL}`);
+    for (const statement of durableSettingStatements(tables)) await session.queryAsync(statement);
     const body = shippedRows(rowsPerInsert);
     let token = 0;
     await session.insert({ table: "analytics.events", values: body, format: "JSONEachRow", settings: { insert_deduplication_token: `warm-${token++}` } });
@@ -311,7 +309,7 @@ async function main(): Promise<void> {
     // in config.d); chDB reads no config.d, so the same settings go on each of our tables (the reference's tracker
     // acknowledges before anything is written and keeps ClickHouse's defaults).
     const ourTables = await (await client.query({ query: OUR_MERGETREE_TABLES_SQL, format: "JSONEachRow" })).json<{ name: string }>();
-    for (const { name } of ourTables) await client.command({ query: `ALTER TABLE analytics.\`${name}\` MODIFY SETTING ${DURABLE_SETTINGS_SQL}` });
+    for (const query of durableSettingStatements(ourTables.map((t) => t.name))) await client.command({ query });
 
     const ingestEnv = (spoolDir: string, extra: Record<string, string> = {}) => ({
       INGEST_HOST: "127.0.0.1", INGEST_PORT: "0", INGEST_WRITE_KEYS: WRITE_KEY, CLICKHOUSE_URL: ch.url, CLICKHOUSE_USER: "default",
