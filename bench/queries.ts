@@ -18,20 +18,17 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { createChdbConnection } from "chdb/connection";
-import { funnelRollupStatements } from "../components/funnel-rollup";
-import { refreshSnapshotsStatements, snapshotViewStatements } from "../components/snapshot-views";
-import { applyMigrations, readMigrationSources, toMigrationFiles } from "../components/migrations";
 import { loadConfig } from "../components/stack-config";
 import { ingestQueries, productQueries, type ClickHouseNamedQuery } from "../dashboards/queries";
 import { analyticsSettings } from "../dashboards/settings";
 import { expandClickHouseMacros, type GrafanaContext } from "../tests/support/grafana-macros";
 import { BASELINE_COPY, BASELINE_QUERIES, BASELINE_RETENTION_ERRORS, BASELINE_SCHEMA } from "./queries-baseline";
+import { applyBenchSchema, insertOngoingEvents, mergeRollups, panelContext, rangeEndingAt, refreshSnapshots } from "./queries-state";
 import { DEFAULT_SHAPE, identifiesInsertSql, signupsInsertSql, trafficInsertSql, type TrafficShape } from "./queries-traffic";
 
 const USAGE = "usage: npm run bench:queries -- [--events <count, default 10000000>] [--runs <per query, default 5>] [--data-dir <dir>]\n" +
   "  --data-dir: load into <dir> and keep it; when <dir> already holds a loaded run (from today), skip the loading and time the queries again";
 const CHUNK = 5_000_000;
-const DAY_MS = 86_400_000;
 
 export interface PanelTiming { readonly name: string; readonly ours_ms: number; readonly baseline_ms: number | null }
 
@@ -113,10 +110,6 @@ async function measureFreshness(client: ClickHouseClient, queries: ReturnType<ty
   throw new Error("the probe event was not visible in DAU and adoption within 10 s");
 }
 
-/** Tables merged after loading besides the raw events: ours, then the reference's. */
-const ROLLUPS = ["analytics.activity_daily", "analytics.activity_weekly", "analytics.feature_usage_weekly", "analytics.events_hourly",
-  "analytics.signups", "analytics.identity_links", "analytics.funnel_events", "reference.hourly_stats"];
-
 /** Generates the traffic into our schema, copies it into the reference schema and merges every table's parts. */
 async function loadTraffic(client: ClickHouseClient, shape: TrafficShape, events: number): Promise<void> {
   await timed("identifies", () => client.command({ query: identifiesInsertSql(shape) }));
@@ -128,9 +121,8 @@ async function loadTraffic(client: ClickHouseClient, shape: TrafficShape, events
   });
   await timed("the same events into the reference schema", () => client.command({ query: BASELINE_COPY }));
   await timed("merging parts (steady state for storage and queries)", async () => {
-    for (const table of ["analytics.events", "reference.events", ...ROLLUPS]) {
-      await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
-    }
+    for (const table of ["analytics.events", "reference.events"]) await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
+    await mergeRollups(client);
   });
 }
 
@@ -154,14 +146,7 @@ async function main(): Promise<number> {
     const settings = analyticsSettings(cfg);
     // With the funnel rollup's view for the dashboards' steps and the snapshot views, as the stack runs them after the
     // migrations; the snapshots are refreshed by this run when it chooses (below), not in the background while it times.
-    await applyMigrations(client, toMigrationFiles(readMigrationSources(join(__dirname, "..", "sql"))), {
-      afterStatements: [...funnelRollupStatements(settings.funnelSteps), ...snapshotViewStatements({
-        retentionOffsetsDays: settings.retentionOffsetsDays, windowDays: cfg.rollupRetentionDays,
-        refreshSeconds: 86_400, startEmpty: true,
-        // The load has committed before the refresh starts: nothing to wait for.
-        settleSeconds: 0,
-      })],
-    });
+    await applyBenchSchema(client, cfg);
     for (const statement of BASELINE_SCHEMA) await client.command({ query: statement });
 
     // Data ends today, so the freshness probe (sent now) lands on the last day of the dashboards' range.
@@ -175,39 +160,20 @@ async function main(): Promise<number> {
       log(`reusing ${Number(stored).toLocaleString("en-US")} events already loaded in ${dataDir} (--events is ignored)`);
       // Merge the rollups again, as a loaded run has them: earlier runs' freshness probes left small parts in them,
       // and the funnel view's backfill reran with the migrations. (The raw events stay as they are: minutes to merge.)
-      await timed("merging the rollups' parts", async () => {
-        for (const table of ROLLUPS) await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
-      });
+      await timed("merging the rollups' parts", () => mergeRollups(client));
     } else {
       await loadTraffic(client, { ...DEFAULT_SHAPE, endDay }, args.events);
     }
 
     const [{ n }] = await rows<{ n: string }>(client, "SELECT count() AS n FROM analytics.events");
     const events = Number(n);
-    const endMs = Date.parse(`${endDay}T00:00:00Z`) + DAY_MS;
-    const ctxAt = (toMs: number): GrafanaContext => ({
-      fromMs: toMs - 30 * DAY_MS, toMs, intervalSeconds: 3600, variables: { event_name: [] },
-    });
-    // Variables: the dashboard's default, All, which Grafana sends as the variable's custom all value
-    // (ALL_EVENT_NAMES in dashboards/queries.ts, inserted as is: the same text as '__all__' single-quoted).
-    const ctx: GrafanaContext = { ...ctxAt(endMs - 1000), variables: { event_name: ["__all__"] } };
+    const ctx = panelContext(endDay);
 
     // The snapshots as the stack keeps them: a refresh over everything loaded (the first one counts every day), then,
     // as traffic goes on, events of today and a late one of yesterday, a refresh (what each minute's costs), and more
     // events of both days since: the panels count those two days and take the others from the snapshots.
-    const refresh = async () => {
-      const started = performance.now();
-      for (const query of refreshSnapshotsStatements()) await client.command({ query });
-      return Math.round(performance.now() - started);
-    };
-    const ongoing = async (tag: string, days = 2) => {
-      const at = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
-      await client.insert({
-        table: "analytics.events", format: "JSONEachRow",
-        values: [Date.now(), Date.now() - DAY_MS].slice(0, days).map((ms) => ({ message_id: `ongoing-${tag}-${ms}`, type: "track", event_name: "page_viewed",
-          user_id: "usr_0000001", anonymous_id: "", properties: {}, context: {}, event_time: at(ms), received_at: at(Date.now()) })),
-      });
-    };
+    const refresh = () => refreshSnapshots(client);
+    const ongoing = (tag: string, days: 1 | 2 = 2) => insertOngoingEvents(client, tag, days);
     const firstRefreshMs = await refresh();
     await ongoing("a");
     const refreshMs = await refresh();
@@ -245,7 +211,7 @@ async function main(): Promise<number> {
       retention: await timeQuery(client, expandClickHouseMacros(product.retention.sql, ctx), args.runs),
     };
     log(`with only today changed since the refresh: dau ${todayOnly.dau} ms, retention ${todayOnly.retention} ms`);
-    const freshness = await measureFreshness(client, product, ctxAt);
+    const freshness = await measureFreshness(client, product, rangeEndingAt);
 
     const ratio = (p: PanelTiming) => (p.baseline_ms === null ? "" : `${(p.baseline_ms / p.ours_ms).toFixed(1)}x`);
     console.log(`\nevents: ${events.toLocaleString("en-US")} (chDB ${(await rows<{ v: string }>(client, "SELECT version() AS v"))[0].v}, ${args.runs} runs per query, median)`);
