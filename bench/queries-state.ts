@@ -10,6 +10,7 @@ import { applyMigrations, readMigrationSources, toMigrationFiles } from "../comp
 import { refreshSnapshotsStatements, snapshotViewStatements } from "../components/snapshot-views";
 import type { StackConfig } from "../components/stack-config";
 import { analyticsSettings } from "../dashboards/settings";
+import { ALL_EVENT_NAMES } from "../dashboards/queries";
 import type { GrafanaContext } from "../tests/support/grafana-macros";
 
 export const DAY_MS = 86_400_000;
@@ -51,11 +52,11 @@ export const rangeEndingAt = (toMs: number): GrafanaContext => ({
 /**
  * The context the panels are timed with: the range ending a second before the end of `endDay` (UTC, "YYYY-MM-DD"), and
  * the event_name variable at the dashboard's default, All, which Grafana sends as the variable's custom all value
- * (ALL_EVENT_NAMES in dashboards/queries.ts, inserted as is: the same text as '__all__' single-quoted).
+ * (ALL_EVENT_NAMES in dashboards/queries.ts).
  */
 export function panelContext(endDay: string): GrafanaContext {
   const endMs = Date.parse(`${endDay}T00:00:00Z`) + DAY_MS;
-  return { ...rangeEndingAt(endMs - 1000), variables: { event_name: ["__all__"] } };
+  return { ...rangeEndingAt(endMs - 1000), variables: { event_name: { allValue: ALL_EVENT_NAMES } } };
 }
 
 /** Refreshes every snapshot view now and waits for them; returns the milliseconds it took. */

@@ -20,13 +20,16 @@ export const PRODUCT_DASHBOARD_UID = "product-analytics";
  * everything the filtered panels read, which is more than the time range: adoption reads whole ISO weeks, top events
  * whole days (with the options of the range alone, "Last hour" could not pick a feature used earlier this week, and
  * All, sent as those options, dropped it from this week's adoption). All is a custom value that matches every name
- * (ALL_EVENT_NAMES), so no client-sent name is put into the SQL unless it is picked.
+ * (ALL_EVENT_NAMES); picked names reach the SQL URL-encoded (the option values) and then percent-encoded (the panels'
+ * format), never as text (dashboards/queries.ts, pickedEventNames).
  */
 function eventNameVariable(): QueryVariableBuilder {
   return new QueryVariableBuilder("event_name")
     .label("Event")
     .datasource(CLICKHOUSE_DATASOURCE)
-    .query("SELECT DISTINCT event_name FROM analytics.events_hourly WHERE hour >= toMonday($__fromTime) AND hour < toMonday($__toTime) + 7 ORDER BY event_name")
+    // Value first, text second (the plugin's order): the value is the name URL-encoded, safe in any SQL (queries.ts).
+    .query("SELECT DISTINCT encodeURLComponent(event_name) AS value, event_name AS text FROM analytics.events_hourly " +
+      "WHERE hour >= toMonday($__fromTime) AND hour < toMonday($__toTime) + 7 ORDER BY text")
     .refresh(VariableRefresh.OnTimeRangeChanged)
     .sort(VariableSort.AlphabeticalAsc)
     .multi(true)

@@ -3,8 +3,9 @@
  * Panels, alert rules, tests (executed on chDB with known answers) and the benchmark all take them from here.
  *
  * ClickHouse queries use the Grafana ClickHouse plugin's macros ($__timeFilter, $__fromTime, $__toTime,
- * $__timeInterval, $__interval_s) and the dashboard variable `event_name`; Loki queries use `service` and
- * `$__interval`. People are counted from the rollups of sql/0004-0008 (daily, weekly, hourly, signups) with anonymous ids resolved to users (see
+ * $__timeInterval, $__interval_s, and the millisecond $__timeFilter_ms, $__fromTime_ms, $__toTime_ms wherever an
+ * exact time is compared with the range: Grafana's ranges end at .999) and the dashboard variable `event_name`; Loki
+ * queries use `service` and `$__interval`. People are counted from the rollups of sql/0004-0008 (daily, weekly, hourly, signups) with anonymous ids resolved to users (see
  * `personsSql` and docs/data-model.md); the funnel reads its steps' events from analytics.funnel_events (sql/0010);
  * nothing reads the raw events table except "events today" (its current hour) and the ingest-health panels (they
  * select by arrival time, through a skip index).
@@ -67,10 +68,19 @@ function linksArraysSql(anonKeys: string): string {
 }
 
 /**
- * The `person` of a rollup row, given `links` from linksArraysSql: an identified row's user; an anonymous row's
- * linked user, or the anonymous key itself when its id was never linked.
+ * A never-linked anonymous id as a person: its key moved out of the user keys' space. Both keys are cityHash64 of an
+ * id string, so the visitor "bob" (an anonymous id never linked) and the user "bob" had the same key and were one
+ * person in DAU and retention (the visitor's visit retained the user) while adoption counted them apart. The XOR with
+ * a fixed odd constant is a bijection, so two visitors stay two people, and the moved key meets a user key only by a
+ * 64-bit collision, as any two ids do.
  */
-const PERSON = "if(user_key = 0, transform(anon_key, links.1, links.2, anon_key), user_key)";
+const unlinkedAnonPerson = (anonKey: string) => `bitXor(${anonKey}, toUInt64(11400714819323198485))`;
+
+/**
+ * The `person` of a rollup row, given `links` from linksArraysSql: an identified row's user; an anonymous row's
+ * linked user, or, when its id was never linked, a person of its own (unlinkedAnonPerson).
+ */
+const PERSON = `if(user_key = 0, transform(anon_key, links.1, links.2, ${unlinkedAnonPerson("anon_key")}), user_key)`;
 
 /**
  * Rows of a per-actor rollup with a `person` column (see PERSON), in one pass over the rollup. Used where people are
@@ -118,19 +128,34 @@ const RANGE_DAYS = dayRange("toDate($__fromTime)", "toDate($__toTime)");
  * last 7 days of the month: 0).
  */
 const END = "least($__toTime, now())";
+/**
+ * END to the millisecond, for comparisons with event times: Grafana's day ranges ("Today", "Yesterday") end at
+ * 23:59:59.999, and $__toTime renders whole seconds, which left out everything in the range's last partial second.
+ */
+const END_MS = "least($__toTime_ms, now64(3, 'UTC'))";
 const LAST_30_DAYS = dayRange(`toDate(${END}) - 29`, `toDate(${END})`);
 /**
- * The event_name variable's All: a custom all value, which Grafana inserts as is (not formatted). Without it Grafana
- * sends All as every option quoted by its singlequote format, which escapes ' but not backslashes, so one client-sent
- * name with a backslash broke every filtered panel's SQL (or turned into another name) while All was picked.
+ * The event_name variable's All: a custom all value, which Grafana inserts unformatted (percent-encoded by the
+ * percentencode format, which leaves these characters as they are). Without it Grafana sends All as every option.
  */
-export const ALL_EVENT_NAMES = "'__all__'";
+export const ALL_EVENT_NAMES = "__all__";
 /**
  * The last activity day the retention grid shows: the range's last day, or today when the range ends in the future
  * (Grafana's "This week" and "This month" end on days to come, whose cells showed 0% instead of empty).
  */
 const RETENTION_LAST_DAY = "least(toDate($__toTime), today())";
-const eventFilter = `(${ALL_EVENT_NAMES} IN (\${event_name:singlequote}) OR event_name IN (\${event_name:singlequote}))`;
+/**
+ * The event names picked in the event_name variable, as an array. Event names come from clients, so no format that
+ * puts them into the SQL as text is safe: Grafana's singlequote escapes ' but not backslashes (a name ending in a
+ * backslash was a syntax error, a backslash and an n in a name were read as a newline and matched nothing, and two
+ * crafted names could close the string). So each option's value is its name URL-encoded by the variable's query, and the panels take the
+ * variable with the percentencode format, which percent-encodes the picked values joined as {a,b}: every character
+ * that reaches the SQL string is a letter, a digit, % - . _ or ~, whatever was picked or typed. Decoded once, split on
+ * the commas (a value's own commas are encoded), decoded again.
+ */
+const PICKED = "decodeURLComponent('${event_name:percentencode}')";
+const pickedEventNames = `arrayMap(v -> decodeURLComponent(v), splitByChar(',', trim(BOTH '{}' FROM ${PICKED})))`;
+const eventFilter = `(${PICKED} = '${ALL_EVENT_NAMES}' OR has(${pickedEventNames}, event_name))`;
 
 /** The days from `from` to `to` (Date expressions) as an array. */
 export const daysArray = (from: string, to: string) => `arrayMap(i -> (${from}) + i, range(toUInt32((${to}) - (${from}) + 1)))`;
@@ -283,7 +308,7 @@ FROM (SELECT count() AS mau, sum(bitCount(days)) AS daily FROM (
       // A 24-hour window touches two days: the later one from midnight (first_seen <= end), the earlier one up to
       // midnight (last_seen > start).
       sql: `SELECT uniqExact(person) AS active_users
-FROM (${personsSql(ACTIVITY, `${dayRange(`toDate(${END} - INTERVAL 1 DAY)`, `toDate(${END})`)} AND first_seen <= ${END} AND last_seen > ${END} - INTERVAL 1 DAY`, [])})`,
+FROM (${personsSql(ACTIVITY, `${dayRange(`toDate(${END} - INTERVAL 1 DAY)`, `toDate(${END})`)} AND first_seen <= ${END_MS} AND last_seen > ${END_MS} - INTERVAL 1 DAY`, [])})`,
     },
     eventsToday: {
       kind: "clickhouse", name: "eventsToday", title: "Events today", unit: "short", format: "table",
@@ -291,13 +316,13 @@ FROM (${personsSql(ACTIVITY, `${dayRange(`toDate(${END} - INTERVAL 1 DAY)`, `toD
       sql: `SELECT
   (SELECT sum(events) FROM analytics.events_hourly WHERE hour >= toStartOfDay(${END}) AND hour < toStartOfHour(${END}))
   + (SELECT count() FROM analytics.events
-     WHERE toDate(event_time) = toDate(${END}) AND event_time >= toStartOfHour(${END}) AND event_time <= ${END}) AS events_today`,
+     WHERE toDate(event_time) = toDate(${END}) AND event_time >= toStartOfHour(${END}) AND event_time <= ${END_MS}) AS events_today`,
     },
     newSignups: {
       kind: "clickhouse", name: "newSignups", title: "New signups", unit: "short", format: "table",
       description: "Users whose first signup event falls in the time range.",
       sql: `SELECT count() AS signups FROM analytics.signups FINAL
-WHERE signed_up_at >= $__fromTime AND signed_up_at <= $__toTime`,
+WHERE signed_up_at >= $__fromTime_ms AND signed_up_at <= $__toTime_ms`,
     },
     adoptionThisWeek: {
       kind: "clickhouse", name: "adoptionThisWeek", title: "Feature adoption this week", unit: "percentunit", format: "table",
@@ -349,12 +374,12 @@ ORDER BY cohort`,
       sql: `WITH steps AS (
   SELECT user_key, anon_key, event_time, event_name
   FROM analytics.funnel_events
-  WHERE ${RANGE_DAYS} AND $__timeFilter(event_time) AND event_name IN (${sqlList(steps)})
+  WHERE ${RANGE_DAYS} AND $__timeFilter_ms(event_time) AND event_name IN (${sqlList(steps)})
 )
 SELECT n AS step_number, [${sqlList(steps)}][n] AS step, countIf(level >= n) AS people
 FROM (
   /* Millisecond timestamps, so the window and the order of steps are exact. */
-  SELECT if(user_key != 0, user_key, if(ifNull(linked_user, 0) = 0, anon_key, linked_user)) AS person,
+  SELECT if(user_key != 0, user_key, if(ifNull(linked_user, 0) = 0, ${unlinkedAnonPerson("anon_key")}, linked_user)) AS person,
     windowFunnel(${s.funnelWindowSeconds * 1000})(toUInt64(toUnixTimestamp64Milli(event_time)), ${steps.map((step) => `event_name = ${sqlString(step)}`).join(", ")}) AS level
   FROM steps
   LEFT ANY JOIN (${LINKS} WHERE ${inSet("anon_key", "SELECT anon_key FROM steps WHERE user_key = 0")}) AS links USING (anon_key)
@@ -432,7 +457,7 @@ export function ingestQueries(s: AnalyticsSettings) {
       sql: `SELECT $__timeInterval(received_at) AS time,
   count() / greatest(1, dateDiff('second', greatest(time, $__fromTime), least(time + $__interval_s, ${END}))) AS events_per_second
 FROM analytics.events
-WHERE $__timeFilter(received_at)
+WHERE $__timeFilter_ms(received_at)
 GROUP BY time
 ORDER BY time WITH FILL TO toStartOfInterval(least($__toTime, now()), INTERVAL $__interval_s SECOND) + $__interval_s STEP $__interval_s`,
     },
@@ -440,7 +465,7 @@ ORDER BY time WITH FILL TO toStartOfInterval(least($__toTime, now()), INTERVAL $
       kind: "clickhouse", name: "ingestLag", title: "Ingest lag (received - event time)", unit: "s", format: "time_series",
       description: "Median and 95th percentile of received_at minus event_time, by arrival time. Late mobile batches show up here.",
       sql: `SELECT $__timeInterval(received_at) AS time, quantileExact(0.5)(lag) AS p50, quantileExact(0.95)(lag) AS p95
-FROM (SELECT received_at, ${lagSeconds} AS lag FROM analytics.events WHERE $__timeFilter(received_at))
+FROM (SELECT received_at, ${lagSeconds} AS lag FROM analytics.events WHERE $__timeFilter_ms(received_at))
 GROUP BY time
 ORDER BY time`,
     },
@@ -495,22 +520,22 @@ export function alertQueries(s: AnalyticsSettings) {
       // Never below a baseline of 1: with dauDropMinBaseline 0 and nobody last week, 1 - today / 0 was -inf or NaN.
       sql: `SELECT if(last_week < ${Math.max(1, s.dauDropMinBaseline)}, 0, 1 - today / last_week) AS dau_drop_share
 FROM (
-  SELECT uniqExactIf(person, day = toDate($__toTime) AND first_seen <= $__toTime) AS today,
-    uniqExactIf(person, day = toDate($__toTime) - 7 AND first_seen <= $__toTime - INTERVAL 7 DAY) AS last_week
+  SELECT uniqExactIf(person, day = toDate($__toTime) AND first_seen <= $__toTime_ms) AS today,
+    uniqExactIf(person, day = toDate($__toTime) - 7 AND first_seen <= $__toTime_ms - INTERVAL 7 DAY) AS last_week
   FROM (${personsSql(ACTIVITY, "day = toDate($__toTime) OR day = toDate($__toTime) - 7", ["day", "first_seen"])})
 )`,
     },
     noEvents: {
       kind: "clickhouse", name: "noEvents", title: "Events received in the alert window", unit: "short", format: "table",
       description: `Events received in the last ${s.alerts.noEventsMinutes} minutes (the rule's time range).`,
-      sql: `SELECT count() AS events_received FROM analytics.events WHERE $__timeFilter(received_at)`,
+      sql: `SELECT count() AS events_received FROM analytics.events WHERE $__timeFilter_ms(received_at)`,
     },
     ingestLagP95: {
       kind: "clickhouse", name: "ingestLagP95", title: "Ingest lag p95", unit: "s", format: "table",
       description: "95th percentile of received_at - event_time over the rule's time range, in seconds (0 when nothing arrived).",
       sql: `SELECT ifNotFinite(quantileExact(0.95)(${lagSeconds}), 0) AS lag_p95_seconds
 FROM analytics.events
-WHERE $__timeFilter(received_at)`,
+WHERE $__timeFilter_ms(received_at)`,
     },
     ingestErrors: {
       kind: "loki", name: "ingestErrors", title: "Ingest error log lines per minute", unit: "short",

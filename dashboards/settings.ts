@@ -60,6 +60,12 @@ export function validateSettings(s: AnalyticsSettings): AnalyticsSettings {
   if (s.funnelSteps.length < 2 || s.funnelSteps.length > 10) {
     problems.push(`funnelSteps: got ${s.funnelSteps.length} steps, expected 2 to 10 event names`);
   }
+  // One event can satisfy two steps of the same name in windowFunnel (it counted a single page view as both steps of
+  // page_viewed -> page_viewed), and 'strict_increase' would stop counting distinct steps sent in the same millisecond.
+  s.funnelSteps.forEach((name, i) => {
+    const first = s.funnelSteps.indexOf(name);
+    if (first !== i) problems.push(`funnelSteps: step ${i + 1} repeats step ${first + 1} (${JSON.stringify(name)}); each step must be a different event name`);
+  });
   for (const name of [...s.funnelSteps, ...s.nonFeatureEvents]) {
     if (!EVENT_NAME.test(name)) problems.push(`event name ${JSON.stringify(name)}: use letters, digits, space, _ . : - (at most 100)`);
   }

@@ -172,6 +172,9 @@ describe("settings and artifacts", () => {
   it("reject bad funnel steps with a message naming the field", () => {
     expect(() => analyticsSettings(cfg, { funnelSteps: ["signup"] })).toThrow(/funnelSteps: got 1 steps/);
     expect(() => analyticsSettings(cfg, { funnelSteps: ["signup", "x'; DROP TABLE y"] })).toThrow(/event name/);
+    // windowFunnel lets one event meet two steps of the same name: one page view completed page_viewed -> page_viewed.
+    expect(() => analyticsSettings(cfg, { funnelSteps: ["signup", "page_viewed", "page_viewed"] }))
+      .toThrow('funnelSteps: step 3 repeats step 2 ("page_viewed"); each step must be a different event name');
     expect(() => analyticsSettings(cfg, { retentionOffsetsDays: [] })).toThrow(/retentionOffsetsDays/);
   });
 

@@ -42,7 +42,10 @@ const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00`
 async function eventNameOptions(ctx: GrafanaContext): Promise<string[]> {
   const board = productDashboard(settings) as unknown as { templating: { list: { name: string; query: string }[] } };
   const variable = board.templating.list.find((v) => v.name === "event_name")!;
-  return (await runQuery<{ event_name: string }>(engine, variable.query, { ...ctx, variables: {} })).map((r) => r.event_name);
+  // The option values (what Grafana sends when they are picked): each name URL-encoded, the name itself as the text.
+  const options = await runQuery<{ value: string; text: string }>(engine, variable.query, { ...ctx, variables: {} });
+  for (const o of options) expect(decodeURIComponent(o.value)).toBe(o.text);
+  return options.map((r) => r.value);
 }
 
 beforeAll(async () => {

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../components/stack-config";
-import { productQueries } from "../../dashboards/queries";
+import { ALL_EVENT_NAMES, productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
@@ -24,7 +24,7 @@ const offsets = settings.retentionOffsetsDays;
 let engine: TestEngine;
 let ds: Dataset;
 const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
-const ctx = (fromMs: number, toMs: number): GrafanaContext => ({ fromMs, toMs, intervalSeconds: 3600, variables: { event_name: ["__all__"] } });
+const ctx = (fromMs: number, toMs: number): GrafanaContext => ({ fromMs, toMs, intervalSeconds: 3600, variables: { event_name: { allValue: ALL_EVENT_NAMES } } });
 
 beforeAll(async () => {
   engine = await startAnalyticsEngine("review-range-edges");

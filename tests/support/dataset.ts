@@ -259,13 +259,15 @@ export function splitIntoBatches<T>(rows: readonly T[], count: number, seed = 7)
 // ---------------------------------------------------------------------------------------------------------------
 // Expected answers, computed from the rows alone.
 
-/** Person id of every anonymous id that was linked: the user of its latest identify or alias. */
+/** Person id of every anonymous id that was linked: the user of its latest identify or alias (on a tie, the one stored last). */
 export function identityMap(ds: Dataset): Map<string, string> {
   const latest = new Map<string, { user: string; at: number }>();
   const link = (anon: string, user: string, at: number) => {
     if (!anon || !user) return;
     const current = latest.get(anon);
-    if (!current || at > current.at) latest.set(anon, { user, at });
+    // On a tie the link stored last wins (identity_links keeps the last inserted row of equal link times): identifies
+    // are stored before aliases, each in their order.
+    if (!current || at >= current.at) latest.set(anon, { user, at });
   };
   for (const row of ds.identifies) link(row.anonymous_id, row.user_id, parseTime(row.event_time));
   for (const row of ds.aliases) link(row.previous_id, row.user_id, parseTime(row.event_time));
