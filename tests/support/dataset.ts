@@ -443,7 +443,8 @@ export function expectedTopEvents(ds: Dataset, fromMs: number, toMs: number): To
   const counts = new Map<string, number>();
   for (const e of inRange) counts.set(e.event_name, (counts.get(e.event_name) ?? 0) + 1);
   return [...counts].map(([event, events]) => ({ event, events, share: events / inRange.length }))
-    .sort((a, b) => b.events - a.events || a.event.localeCompare(b.event));
+    // Ties by name as ClickHouse orders strings (bytes), not by locale ("Z" before "a").
+    .sort((a, b) => b.events - a.events || Buffer.compare(Buffer.from(a.event), Buffer.from(b.event)));
 }
 
 /** Events per hour for hours starting in [fromMs, toMs], optionally for one event name. */
