@@ -148,10 +148,10 @@ const RETENTION_LAST_DAY = "least(toDate($__toTime), today())";
  * The event names picked in the event_name variable, as an array. Event names come from clients, so no format that
  * puts them into the SQL as text is safe: Grafana's singlequote escapes ' but not backslashes (a name ending in a
  * backslash was a syntax error, a backslash and an n in a name were read as a newline and matched nothing, and two
- * crafted names could close the string). So each option's value is its name URL-encoded by the variable's query, and the panels take the
- * variable with the percentencode format, which percent-encodes the picked values joined as {a,b}: every character
- * that reaches the SQL string is a letter, a digit, % - . _ or ~, whatever was picked or typed. Decoded once, split on
- * the commas (a value's own commas are encoded), decoded again.
+ * crafted names could close the string). So each option's value is its name URL-encoded by the variable's query,
+ * and the panels take the variable with the percentencode format, which percent-encodes the picked values joined as
+ * {a,b}: every character that reaches the SQL string is a letter, a digit, % - . _ or ~, whatever was picked or
+ * typed. Decoded once, split on the commas (a value's own commas are encoded), decoded again.
  */
 const PICKED = "decodeURLComponent('${event_name:percentencode}')";
 const pickedEventNames = `arrayMap(v -> decodeURLComponent(v), splitByChar(',', trim(BOTH '{}' FROM ${PICKED})))`;
