@@ -128,6 +128,9 @@ function schemaProblem(error: { instancePath: string; message?: string; keyword:
   if (error.keyword === "enum") problem = `must be one of ${(error.params.allowedValues as unknown[]).join(", ")}`;
   if (error.keyword === "type") problem = `must be ${String(error.params.type).replace(",", " or ")}`;
   if (error.keyword === "required") problem = "is required";
+  if (error.keyword === "maximum" || error.keyword === "minimum") {
+    problem = `must be a whole number from -${Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER} (larger ids lose digits as JSON numbers: send them as strings)`;
+  }
   return index === undefined ? { field, problem } : { index, field, problem };
 }
 
@@ -154,6 +157,9 @@ function toIngestError(error: FastifyError & { validation?: unknown[] }): Ingest
   return undefined;
 }
 
+/** How long a request may take to arrive in full (headers and body). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export function buildApp(deps: AppDeps): FastifyInstance {
   const now = deps.now ?? Date.now;
   const newMessageId = deps.newMessageId ?? randomUUID;
@@ -169,6 +175,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: MAX_BATCH_BYTES,
+    // A request whose body stops arriving gets 408 after this long instead of holding its connection (and a shutdown)
+    // open for ever: Fastify's default is no limit. 500 KB, the largest batch, in 30 s is 17 KB/s.
+    requestTimeout: REQUEST_TIMEOUT_MS,
     return503OnClosing: true,
     ajv: { customOptions: { ...AJV_OPTIONS } },
   });

@@ -16,7 +16,7 @@ export const ERRORS = {
   forbidden_key: { status: 400, message: "The body uses a key that could alter object prototypes (__proto__ or constructor.prototype)." },
   invalid_body: { status: 400, message: "The body does not have the expected shape." },
   invalid_event: { status: 400, message: "One or more events are invalid; nothing in this request was stored." },
-  event_too_large: { status: 413, message: "An event is larger than 32 KB (32768 bytes) once serialized; nothing in this request was stored." },
+  event_too_large: { status: 413, message: "An event is larger than 32 KB (32768 bytes) as sent; nothing in this request was stored." },
   batch_too_large: { status: 413, message: "The request body is larger than allowed (32 KB for one event, 500 KB for a batch)." },
   too_many_events: { status: 400, message: "A batch holds at most 2500 events; split it into several requests." },
   unsupported_media_type: { status: 415, message: "Send the body as application/json." },

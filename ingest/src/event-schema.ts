@@ -23,8 +23,13 @@ export const MAX_JSON_DEPTH = 32;
 /** Ajv options of the body schemas: no coercion, no defaults, nothing removed (Fastify's own defaults change bodies). */
 export const AJV_OPTIONS = { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false, allowUnionTypes: true } as const;
 
-const id = { type: ["string", "number"], maxLength: 1024 } as const;
+// Ids, a page's name and category may be null: Segment's own analytics-python sends "anonymousId": null with every call
+// that has a user id ("userId": null without one) and nulls for a page's name and category not given; null is absent.
+// A number id beyond 2^53 has already lost digits when JSON.parse returns it (9007199254740993 reads as ...992, another
+// user): refused, naming the field, so the client sends it as a string.
+const id = { type: ["string", "number", "null"], maxLength: 1024, minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER } as const;
 const name = { type: "string", maxLength: 1024 } as const;
+const optionalName = { type: ["string", "null"], maxLength: 1024 } as const;
 const date = { type: "string", maxLength: 64 } as const;
 const object = { type: "object" } as const;
 
@@ -34,8 +39,8 @@ export const eventSchema = {
     type: { type: "string", enum: EVENT_TYPES },
     event: name,
     event_name: name,
-    name,
-    category: name,
+    name: optionalName,
+    category: optionalName,
     userId: id,
     user_id: id,
     anonymousId: id,

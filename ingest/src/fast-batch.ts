@@ -388,7 +388,10 @@ function scanEvent(s: Scanner, i: number, base: number): number {
 function fits(rule: Rule, kind: Kind, contentBytes: number): boolean {
   switch (rule) {
     case Rule.Name: return kind === Kind.String && contentBytes <= 1024;
-    case Rule.Id: return kind === Kind.Number || (kind === Kind.String && contentBytes <= 1024);
+    // Up to 15 characters a number id is within 2^53 (9007199254740991 has 16 digits); longer ones take the full path,
+    // whose schema refuses those beyond it (their digits are already lost). A number has no quotes: its length is
+    // contentBytes + 2.
+    case Rule.Id: return (kind === Kind.Number && contentBytes + 2 <= 15) || (kind === Kind.String && contentBytes <= 1024);
     case Rule.MessageId: return kind === Kind.String && contentBytes >= 1 && contentBytes <= 256;
     case Rule.Time: return kind === Kind.String && contentBytes <= 64;
     case Rule.Object: return kind === Kind.Object;

@@ -8,7 +8,7 @@
  * - ids may be numbers (many apps use integer user ids) and are stored as strings;
  * - event time is corrected with `sentAt` (event-time.ts); too-far-future events are clamped and flagged;
  * - a value ClickHouse's JSON type would refuse (json-column.ts) is refused here, before the 200, naming its path;
- * - a row larger than 32 KB once serialized is refused (Segment's per-event limit);
+ * - an event larger than 32 KB as sent is refused (Segment's per-event limit; the row it becomes may be a little larger);
  * - a missing `messageId` gets a generated one, so every stored row has an idempotency key.
  * Nothing is stored unless every event is valid, so a client can fix and resend the whole request.
  */
@@ -116,9 +116,10 @@ export function normalizeEvents(events: readonly RawEvent[], options: NormalizeO
   const limiter = new Batch<NormalizedRow>({ maxItems: MAX_BATCH_EVENTS, maxBytes: Number.MAX_SAFE_INTEGER, maxItemBytes: MAX_EVENT_BYTES });
   let clamped = 0;
   const envelopeContext = options.envelopeContext !== null && typeof options.envelopeContext === "object" ? options.envelopeContext as RawEvent : undefined;
+  const envelopeContextBytes = envelopeContext ? Buffer.byteLength(JSON.stringify(envelopeContext)) : 0;
   if (envelopeContext) {
     // Copied into every event, it multiplies: bound what one 500 KB request can become in the spool and in CPU.
-    const contextBytes = Buffer.byteLength(JSON.stringify(envelopeContext));
+    const contextBytes = envelopeContextBytes;
     if (contextBytes * events.length > MAX_MERGED_CONTEXT_BYTES) {
       throw new IngestError("batch_too_large", [{ field: "context", problem: `is ${contextBytes} bytes and is merged into each of the ${events.length} events; at most ${MAX_MERGED_CONTEXT_BYTES} bytes in all: send a smaller batch context or fewer events` }]);
     }
@@ -174,10 +175,15 @@ export function normalizeEvents(events: readonly RawEvent[], options: NormalizeO
     const json = rowJson(table, type, JSON.stringify(messageId), JSON.stringify(eventName), JSON.stringify(userId), JSON.stringify(anonymousId),
       table === "aliases" ? JSON.stringify(idValue(event.previousId)) : table === "groups" ? JSON.stringify(groupId) : "", objectJson, JSON.stringify(context), eventTime, receivedAt);
     const bytes = Buffer.byteLength(json);
-    const added = limiter.tryAdd({ table, json, bytes, messageId, clientMessageId: clientId !== undefined, userId: userId || anonymousId, clamped: time.clamped }, bytes);
+    // Segment's 32 KB is on the event as sent (analytics-node checks its events against it before batching), not on the
+    // row it becomes, which adds the two times and the ids: an event near the limit was refused, and with it the whole
+    // batch, which the SDK then drops. A batch's envelope context counts: it becomes part of every event. Measured as
+    // sent only when the row is over the limit.
+    const limited = bytes <= MAX_EVENT_BYTES ? bytes : Math.min(bytes, Buffer.byteLength(JSON.stringify(event)) + envelopeContextBytes);
+    const added = limiter.tryAdd({ table, json, bytes, messageId, clientMessageId: clientId !== undefined, userId: userId || anonymousId, clamped: time.clamped }, limited);
     if (!added.ok) {
       problems.tooLarge = true;
-      problems.add(index, "event", `is ${bytes} bytes once serialized; at most ${MAX_EVENT_BYTES} (32 KB) are allowed per event`);
+      problems.add(index, "event", `is ${limited} bytes as sent; at most ${MAX_EVENT_BYTES} (32 KB) are allowed per event`);
     }
   });
 

@@ -55,7 +55,16 @@ export async function createService(config: IngestConfig, logger: Logger, sink?:
       shuttingDown ??= (async () => {
         const deadlineMs = Date.now() + config.shutdownTimeoutMs;
         spool.stopAccepting();
-        await app.close();
+        // close() waits for every open connection, and a client that stalls mid-body (or connected and never sent a
+        // request) would hold it until the container is killed, the spool not drained. So it gets a share of the
+        // timeout; then the remaining connections are cut (their requests were never acknowledged).
+        const closed = app.close();
+        const graceMs = Math.min(5_000, config.shutdownTimeoutMs / 4);
+        if (!(await settlesBy(closed, Date.now() + graceMs))) {
+          logger.warn({ msg: "closing connections that did not finish in time", waited_ms: graceMs });
+          app.server.closeAllConnections();
+          await closed;
+        }
         const empty = await shipper.drain(deadlineMs);
         await shipper.stop();
         await spool.close();
@@ -66,4 +75,15 @@ export async function createService(config: IngestConfig, logger: Logger, sink?:
       return shuttingDown;
     },
   };
+}
+
+/** Whether `promise` settles before `deadlineMs` (it keeps running either way). */
+async function settlesBy(promise: Promise<unknown>, deadlineMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), Math.max(0, deadlineMs - Date.now())); });
+  try {
+    return await Promise.race([promise.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -282,7 +282,10 @@ export class Spool {
           if (buffers.length > 0) {
             if (this.active && !this.active.budget.tryAdd(rows, bytes).ok) await this.sealActive();
             const active = this.active ?? (await this.startSegment(rows, bytes, firstReceivedAtMs));
-            await active.handle.writev(buffers);
+            // A write can come back short without an error (disk full, a file size limit): libuv returns the bytes it
+            // wrote. Acknowledging then would lose the record's tail, and every later record of the segment behind it.
+            const { bytesWritten } = await active.handle.writev(buffers);
+            if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes reached the segment file`);
             await active.handle.datasync();
             this.activeBytes += bytes;
           }

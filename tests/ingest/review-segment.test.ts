@@ -1,42 +1,21 @@
 /**
  * Review findings on Segment semantics through the HTTP API (`app.inject()`, a real spool in a temporary directory).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FastifyInstance } from "fastify";
-import { buildApp } from "../../ingest/src/app";
-import { MessageIdIndex } from "../../ingest/src/message-id-index";
-import { createMetrics } from "../../ingest/src/metrics";
-import { Spool } from "../../ingest/src/spool";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
 import { decodeSegment } from "../../ingest/src/spool-record";
+import { useSpooledApp } from "./support/spooled-app";
 
 const KEY = "write-key-123";
 
 describe.each([true, false])("review: Segment semantics (batch fast path %s)", (batchFastPath) => {
-  let dir: string;
-  let spool: Spool;
-  let app: FastifyInstance;
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "review-segment-"));
-    const messageIds = new MessageIdIndex();
-    ({ spool } = await Spool.open({ dir, maxBytes: 16 * 1024 * 1024, segmentMaxRows: 100_000, sealAfterMs: 60_000, messageIds }));
-    app = buildApp({ writeKeys: [KEY], retryAfterSeconds: 5, spool, messageIds, metrics: createMetrics(), logger: pino({ level: "silent" }), clickhouseReachable: async () => true, batchFastPath });
-  });
-  afterAll(async () => {
-    await app.close();
-    await spool.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const ctx = useSpooledApp("review-segment", KEY, batchFastPath);
 
   /** Rows of every sealed segment so far, parsed. */
   async function storedRows(): Promise<Record<string, unknown>[]> {
-    await spool.sealNow();
+    await ctx.spool.sealNow();
     const rows: Record<string, unknown>[] = [];
-    for (const segment of spool.sealedSegments()) {
+    for (const segment of ctx.spool.sealedSegments()) {
       for (const record of decodeSegment(readFileSync(segment.path)).records) {
         for (const section of record.sections) for (const line of section.bytes.toString("utf8").split("\n")) if (line) rows.push(JSON.parse(line) as Record<string, unknown>);
       }
@@ -45,7 +24,7 @@ describe.each([true, false])("review: Segment semantics (batch fast path %s)", (
   }
 
   it("merges a batch's envelope context into each event's context (the event's own keys win)", async () => {
-    const res = await app.inject({
+    const res = await ctx.app.inject({
       method: "POST", url: "/v1/batch", headers: { "content-type": "application/json" },
       payload: JSON.stringify({
         writeKey: KEY,
@@ -64,8 +43,8 @@ describe.each([true, false])("review: Segment semantics (batch fast path %s)", (
   });
 
   it("refuses a batch context too large to merge, naming the field, and stores nothing", async () => {
-    const rowsBefore = spool.rows;
-    const post = (context: unknown, events: number) => app.inject({
+    const rowsBefore = ctx.spool.rows;
+    const post = (context: unknown, events: number) => ctx.app.inject({
       method: "POST", url: "/v1/batch", headers: { "content-type": "application/json" },
       payload: JSON.stringify({ writeKey: KEY, context, batch: Array.from({ length: events }, (_, i) => ({ type: "track", userId: `u${i}`, event: "A" })) }),
     });
@@ -76,12 +55,12 @@ describe.each([true, false])("review: Segment semantics (batch fast path %s)", (
     const multiplied = await post({ pad: "c".repeat(20_000) }, 2000);
     expect(multiplied.statusCode).toBe(413);
     expect(multiplied.json()).toMatchObject({ code: "batch_too_large", errors: [{ field: "context", problem: expect.stringMatching(/merged into each of the 2000 events/) }] });
-    expect(spool.rows).toBe(rowsBefore);
+    expect(ctx.spool.rows).toBe(rowsBefore);
   });
 
   it("refuses with 400 the values ClickHouse's JSON type would refuse after a 200 (they could only be dead-lettered)", async () => {
-    const rowsBefore = spool.rows;
-    const batch = (extra: Record<string, unknown>) => app.inject({
+    const rowsBefore = ctx.spool.rows;
+    const batch = (extra: Record<string, unknown>) => ctx.app.inject({
       method: "POST", url: "/v1/batch", headers: { "content-type": "application/json" },
       payload: JSON.stringify({ writeKey: KEY, batch: [{ type: "track", userId: "u", event: "fine" }, { type: "track", userId: "u", event: "A", ...extra }] }),
     });
@@ -93,15 +72,15 @@ describe.each([true, false])("review: Segment semantics (batch fast path %s)", (
     const big = await batch({ properties: { n: 2e19 } });
     expect(big.statusCode).toBe(400);
     expect(big.json()).toMatchObject({ code: "invalid_event", errors: [{ index: 1, field: "properties.n", problem: expect.stringMatching(/send it as a string/) }] });
-    const negative = await app.inject({
+    const negative = await ctx.app.inject({
       method: "POST", url: "/v1/identify", headers: { "content-type": "application/json" },
       payload: `{"writeKey":"${KEY}","userId":"u","traits":{"n":-9223372036854775809}}`,
     });
     expect(negative.json()).toMatchObject({ code: "invalid_event", errors: [{ field: "traits.n" }] });
-    expect(spool.rows).toBe(rowsBefore);
+    expect(ctx.spool.rows).toBe(rowsBefore);
     // Their neighbours ClickHouse takes are accepted: dotted keys without a clash, 2^64 - 2048, -2^63 + 1024, 1e21 (written with an exponent: a float).
     const fine = await batch({ properties: { "page.url": "/a", page: { title: "t" }, n: 18446744073709549568, m: -9223372036854774784, f: 1e21, g: 0.5 } });
     expect(fine.statusCode).toBe(200);
-    expect(spool.rows).toBe(rowsBefore + 2);
+    expect(ctx.spool.rows).toBe(rowsBefore + 2);
   });
 });
