@@ -47,6 +47,12 @@ export interface AlertSettings {
   readonly smtpHost?: string;
   /** Sender address of the alert email. Defaults to Grafana's own (admin@grafana.localhost). */
   readonly smtpFromAddress?: string;
+  /**
+   * Where the runbooks are served (an http(s) URL, such as this repository's docs/runbooks on your Git host): each
+   * alert links `<runbookBaseUrl>/<alert uid>.md`. Unset, the link is the repository path docs/runbooks/<uid>.md,
+   * which a notification or Grafana's alert view cannot open.
+   */
+  readonly runbookBaseUrl?: string;
   /** Fire when today's DAU so far is down more than this share versus the same weekday last week. */
   readonly dauDropShare: number;
   /** Fire when no event was received for this many minutes. */
@@ -294,7 +300,7 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "bindAddress", "grafanaPort", "ingestPort", "clickhouseHttpPort", "lokiPort",
   "clickhouseImage", "lokiImage", "promtailImage", "alloyImage", "grafanaImage", "nodeImage",
   "clickhousePluginVersion", "eventRetentionDays", "rollupRetentionDays", "logRetentionDays", "logShipper",
-  "protectData", "alertWebhookUrl", "alertEmail", "smtpHost", "smtpFromAddress", "dauDropShare", "noEventsMinutes", "ingestErrorsPerMinute",
+  "protectData", "alertWebhookUrl", "alertEmail", "smtpHost", "smtpFromAddress", "runbookBaseUrl", "dauDropShare", "noEventsMinutes", "ingestErrorsPerMinute",
   "ingestLagSeconds", "spoolMaxBytes", "batchMaxEvents", "flushIntervalMs", "namePrefix",
   ...SECRET_KEYS,
 ]);
@@ -341,6 +347,7 @@ export function loadConfig(raw: RawConfig, stack: string, secrets: SetSecrets = 
       email: r.optional("alertEmail", { test: (v) => EMAILS.test(v), expected: "one or more comma-separated email addresses" }),
       smtpHost: r.optional("smtpHost", { test: (v) => SMTP_HOST.test(v), expected: "host:port of an SMTP relay, such as mail.example.com:25" }),
       smtpFromAddress: r.optional("smtpFromAddress", { test: (v) => EMAILS.test(v) && !v.includes(","), expected: "one email address" }),
+      runbookBaseUrl: r.optional("runbookBaseUrl", { test: (v) => HTTP_URL.test(v) && !v.endsWith("/"), expected: "an http(s) URL without a trailing slash" }),
       dauDropShare: r.share("dauDropShare", DEFAULTS.dauDropShare),
       noEventsMinutes: r.integer("noEventsMinutes", DEFAULTS.noEventsMinutes, 1, 1440, "a number of minutes"),
       ingestErrorsPerMinute: r.integer("ingestErrorsPerMinute", DEFAULTS.ingestErrorsPerMinute, 1, 1_000_000),

@@ -25,9 +25,9 @@ export interface AnalyticsSettings {
   readonly services: readonly string[];
   readonly alerts: AlertSettings;
   /**
-   * Where the runbooks live; each alert links `${runbookBaseUrl}/<alert uid>.md`. Defaults to the repository path
-   * `docs/runbooks`; set it to the repository's web URL (e.g. https://git.example.com/team/analytics/blob/main/docs/runbooks)
-   * so the link opens from a notification.
+   * Where the runbooks live; each alert links `${runbookBaseUrl}/<alert uid>.md`. From the stack config's
+   * runbookBaseUrl (e.g. https://git.example.com/team/analytics/blob/main/docs/runbooks, so the link opens from a
+   * notification); the repository path `docs/runbooks` when that is unset.
    */
   readonly runbookBaseUrl: string;
 }
@@ -46,7 +46,7 @@ export function analyticsSettings(cfg: StackConfig, overrides: Partial<Analytics
     // "app": your application's containers labelled analytics.service=app (and `npm run simulate`'s log relay).
     services: ["app", "ingest", "clickhouse", "loki", cfg.logShipper, "grafana"],
     alerts: cfg.alerts,
-    runbookBaseUrl: "docs/runbooks",
+    runbookBaseUrl: cfg.alerts.runbookBaseUrl ?? "docs/runbooks",
     ...overrides,
   };
   return validateSettings(settings);

@@ -47,6 +47,14 @@ export interface ShipperOptions {
   readonly prefetchBelowUtilization?: number;
   /** The longest shipping waits for requests in a row before one segment ships anyway. Defaults to 10000. */
   readonly deferMaxMs?: number;
+  /** While inserts keep failing, one log line per this many ms (with the spool backlog). Defaults to 10000. */
+  readonly retryLogIntervalMs?: number;
+  /**
+   * Failing inserts are logged at warn (ClickHouse restarting is routine) until they have failed for this long, then
+   * at error, so the ingest-errors alert fires on a lasting failure (wrong password, disk full, too many parts) and not
+   * only the no-events one. Defaults to 60000.
+   */
+  readonly errorAfterFailingMs?: number;
 }
 
 /**
@@ -86,6 +94,8 @@ export class Shipper {
   /** Shipping stops between inserts once this time passes (set by drain). */
   private deadlineMs = Number.POSITIVE_INFINITY;
   private lastErrorLogMs = 0;
+  /** When inserts started failing without a success since (undefined while they succeed). */
+  private failingSinceMs: number | undefined;
   /** Resolved when the loop finds no sealed segment to ship. */
   private idleWaiters: (() => void)[] = [];
   /** Whether the last ClickHouse request succeeded (for readiness). */
@@ -266,21 +276,33 @@ export class Shipper {
       try {
         await sink.insert(table, chunks, token);
         this.lastInsertOk = true;
+        this.failingSinceMs = undefined;
         return;
       } catch (error) {
         const decision = classify(error);
         metrics.clickhouseErrors.inc({ decision });
         if (decision === "drop") {
           this.lastInsertOk = true;
+          this.failingSinceMs = undefined;
           await this.bisect(table, chunks, error);
           return;
         }
         this.lastInsertOk = false;
+        const nowMs = Date.now();
+        this.failingSinceMs ??= nowMs;
         const delayMs = retryDelayMs(attempt, this.options.retryInitialMs, this.options.retryMaxMs);
-        // While ClickHouse is down every retry fails; one line per 10 s is enough to see it in Loki.
-        if (attempt === 0 || Date.now() - this.lastErrorLogMs > 10_000) {
-          this.lastErrorLogMs = Date.now();
-          logger.warn({ table, attempt, retry_in_ms: delayMs, code: clickhouseErrorCode(error), err_message: (error as Error).message }, "ClickHouse insert failed; retrying");
+        // While ClickHouse is down every retry fails; one line per interval is enough to see it in Loki, and it carries
+        // the spool backlog, which no flush line reports while nothing ships (the spool-backlog panel reads both).
+        if (attempt === 0 || nowMs - this.lastErrorLogMs >= (this.options.retryLogIntervalMs ?? 10_000)) {
+          this.lastErrorLogMs = nowMs;
+          const failingForMs = nowMs - this.failingSinceMs;
+          const oldest = this.options.spool.oldestReceivedAtMs;
+          const level = failingForMs >= (this.options.errorAfterFailingMs ?? 60_000) ? "error" : "warn";
+          logger[level]({
+            table, attempt, retry_in_ms: delayMs, code: clickhouseErrorCode(error), err_message: (error as Error).message,
+            failing_for_s: failingForMs / 1000, spool_bytes: this.options.spool.bytes, spool_events: this.options.spool.rows,
+            oldest_unshipped_age_s: oldest === undefined ? 0 : (nowMs - oldest) / 1000,
+          }, "ClickHouse insert failed; retrying");
         }
         await this.sleep(delayMs);
       }
@@ -312,7 +334,9 @@ export class Shipper {
     const entry = { failed_at: clickhouseTime(Date.now()), target_table: table, error_code: code, reason, message_id: messageId, row };
     const line = `${JSON.stringify(entry)}\n`;
     metrics.deadLetters.inc({ table });
-    logger.error({ table, message_id: messageId, code, reason }, "ClickHouse rejected a row for good; dead-lettered");
+    // `clickhouse_error`, not `reason`: `reason` on a log line means the ingest refused the request (the "Rejected events
+    // by reason" panel sums those); this row was accepted, and ClickHouse's free-text message would be a series each.
+    logger.error({ table, message_id: messageId, code, clickhouse_error: reason }, "ClickHouse rejected a row for good; dead-lettered");
     try {
       await sink.insert(DEAD_LETTER_TABLE, [Buffer.from(line)], await dedupToken(DEAD_LETTER_TABLE, [Buffer.from(row)]));
     } catch (tableError) {

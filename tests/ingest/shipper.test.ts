@@ -237,7 +237,12 @@ describe("spool and shipper", () => {
     const spoolDir = join(dir, "outage");
     const { spool } = await openSpool(spoolDir);
     const metrics = createMetrics();
-    const shipper = new Shipper({ spool, sink, logger, metrics, deadLetterFile: deadLetterFilePath(spoolDir), retryInitialMs: 20, retryMaxMs: 100 });
+    const lines: { level: number; msg: string; spool_bytes?: number; oldest_unshipped_age_s?: number; failing_for_s?: number }[] = [];
+    const logged = pino({ level: "info" }, { write: (line: string) => { lines.push(JSON.parse(line)); } });
+    const shipper = new Shipper({
+      spool, sink, logger: logged, metrics, deadLetterFile: deadLetterFilePath(spoolDir), retryInitialMs: 20, retryMaxMs: 100,
+      retryLogIntervalMs: 50, errorAfterFailingMs: 400,
+    });
     await ch.stop();
     for (let s = 0; s < 3; s++) {
       await spool.append(record(["outage"], 40_000 + s * 10).buf, 1, Date.now());
@@ -245,6 +250,17 @@ describe("spool and shipper", () => {
     }
     shipper.start();
     await until("retries to be counted", async () => /decision="retry"\} [1-9]/.test(await metrics.registry.getSingleMetricAsString("ingest_clickhouse_errors_total")));
+    // A lasting failure: warn lines at first, then error lines (the ingest-errors alert counts those); every one carries
+    // the backlog, which no flush line reports while nothing ships (the spool-backlog panel).
+    await until("a failing insert to be logged at error", () => lines.some((l) => l.level === 50));
+    const retries = lines.filter((l) => l.msg === "ClickHouse insert failed; retrying");
+    expect(retries[0].level).toBe(40);
+    const firstError = retries.find((l) => l.level === 50)!;
+    expect(firstError.failing_for_s).toBeGreaterThanOrEqual(0.4);
+    for (const l of retries) {
+      expect(l.spool_bytes).toBeGreaterThan(0);
+      expect(l.oldest_unshipped_age_s).toBeGreaterThan(0);
+    }
     expect(spool.sealedSegments()).toHaveLength(3);
     await ch.restart();
     await until("the backlog to drain", () => spool.sealedSegments().length === 0);
