@@ -516,13 +516,17 @@ export function alertQueries(s: AnalyticsSettings) {
   const queries = {
     dauDrop: {
       kind: "clickhouse", name: "dauDrop", title: "DAU drop vs same weekday last week", unit: "percentunit", format: "table",
-      description: "1 - (people active today so far / people active on the same weekday last week by the same time of day).",
+      description: "1 - (people active today so far / people active on the same weekday last week by the same time of day, as far as their events had arrived by then).",
       // Never below a baseline of 1: with dauDropMinBaseline 0 and nobody last week, 1 - today / 0 was -inf or NaN.
+      // Last week as it looked then: its people whose first event had arrived by the same time (first_received,
+      // sql/0013). Counted with the events that arrived later, a share of late clients (mobile apps flushing hours
+      // later) read as a drop every morning while today's were still on the phones.
       sql: `SELECT if(last_week < ${Math.max(1, s.dauDropMinBaseline)}, 0, 1 - today / last_week) AS dau_drop_share
 FROM (
   SELECT uniqExactIf(person, day = toDate($__toTime) AND first_seen <= $__toTime_ms) AS today,
-    uniqExactIf(person, day = toDate($__toTime) - 7 AND first_seen <= $__toTime_ms - INTERVAL 7 DAY) AS last_week
-  FROM (${personsSql(ACTIVITY, "day = toDate($__toTime) OR day = toDate($__toTime) - 7", ["day", "first_seen"])})
+    uniqExactIf(person, day = toDate($__toTime) - 7 AND first_seen <= $__toTime_ms - INTERVAL 7 DAY
+      AND first_received <= $__toTime_ms - INTERVAL 7 DAY) AS last_week
+  FROM (${personsSql(ACTIVITY, "day = toDate($__toTime) OR day = toDate($__toTime) - 7", ["day", "first_seen", "first_received"])})
 )`,
     },
     noEvents: {
