@@ -99,7 +99,9 @@ export function alertRules(s: AnalyticsSettings): AlertRule[] {
     rule({
       uid: "analytics-no-events",
       name: "No events received",
-      for: "0s",
+      // The window itself is noEventsMinutes of silence; the 2 minutes are for a query that fails once (ClickHouse
+      // restarting in a deploy), which with 0s paged "no events for 15 minutes" at once.
+      for: "2m",
       // Zero rows would also mean nothing arrived; and if ClickHouse cannot answer, events are not being stored
       // either: both page the on-call for the same reason.
       noDataState: "Alerting",
@@ -107,7 +109,8 @@ export function alertRules(s: AnalyticsSettings): AlertRule[] {
       labels: { severity: "critical", area: "ingest" },
       summary: `No events received for ${a.noEventsMinutes} minutes`,
       description: `ClickHouse stored fewer than 1 event in the last ${a.noEventsMinutes} minutes ` +
-        `(noEventsMinutes = ${a.noEventsMinutes}). Events received: {{ $values.B.Value }}.`,
+        `(noEventsMinutes = ${a.noEventsMinutes}), or could not be queried for 2 minutes. ` +
+        `Events received: {{ if $values.B }}{{ $values.B.Value }}{{ else }}unknown (the query failed){{ end }}.`,
       datas: [queryData(q.noEvents, a.noEventsMinutes * 60), ...reduceAndThreshold("lt", 1)],
     }),
     rule({
