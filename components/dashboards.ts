@@ -1,5 +1,5 @@
 /**
- * Dashboards and alerting in Grafana, as `@pulumiverse/grafana` resources: the `product-analytics` folder, the
+ * Dashboards and alerting in Grafana, as `@pulumiverse/grafana` resources: the `analytics` folder, the
  * product analytics and ingest health dashboards, the alert rule group, and (when config names a webhook or an
  * email) a contact point with the notification policy that routes every alert to it.
  *
@@ -14,7 +14,11 @@ import { productDashboard } from "../dashboards/product-dashboard";
 import { analyticsSettings, type AnalyticsSettings } from "../dashboards/settings";
 import type { StackConfig } from "./stack-config";
 
-export const FOLDER_UID = "product-analytics";
+/**
+ * Not the product dashboard's uid: Grafana keeps folders in its dashboard table, unique on (org, uid), so a folder and a
+ * dashboard sharing `product-analytics` made the dashboard's creation fail ("Dashboard cannot be changed to a folder").
+ */
+export const FOLDER_UID = "analytics";
 export const FOLDER_TITLE = "Product analytics";
 
 export interface DashboardsArgs {

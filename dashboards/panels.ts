@@ -43,6 +43,10 @@ export function timeSeriesPanel(query: NamedQuery, gridPos: GridPos, links: read
     .thresholds(neutral())
     .fillOpacity(10)
     .lineWidth(2)
+    // The SDK's default legend is hidden, and its default tooltip names one line: a panel with a line per event name,
+    // feature or reason showed lines nobody could tell apart.
+    .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom))
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
     .dataLinks([...links])
     .gridPos(gridPos);
 }

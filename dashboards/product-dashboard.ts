@@ -89,7 +89,8 @@ export function productDashboard(s: AnalyticsSettings): dashboard.Dashboard {
       .overrideByName("size", [{ id: "unit", value: "short" }])
       .overrideByName("cohort", [{ id: "unit", value: "time:YYYY-MM-DD" }]))
     .withPanel(barChartPanel(q.funnel, { x: 14, y: 21, w: 10, h: 10 }, "step", ["step_number"]))
-    .withPanel(tablePanel(q.topEvents, { x: 0, y: 31, w: 10, h: 9 }))
+    // share is a fraction of all events (0-1); the panel's unit is for the counts.
+    .withPanel(tablePanel(q.topEvents, { x: 0, y: 31, w: 10, h: 9 }).overrideByName("share", [{ id: "unit", value: "percentunit" }]))
     .withPanel(timeSeriesPanel(q.actorsPerHour, { x: 10, y: 31, w: 14, h: 9 }, links))
     .withPanel(logsPanel(serviceLogsQuery(s), { x: 0, y: 40, w: 24, h: 10 }))
     .build());
