@@ -31,5 +31,5 @@ export function lokiExploreUrl(expr: string): string {
 }
 
 export function logsDataLink(s: AnalyticsSettings): DashboardLinkBuilder {
-  return new DashboardLinkBuilder("Logs of ${service} for this time range in Explore").url(lokiExploreUrl(exploreLogql(s))).targetBlank(false);
+  return new DashboardLinkBuilder("Logs of ${service:text} for this time range in Explore").url(lokiExploreUrl(exploreLogql(s))).targetBlank(false);
 }

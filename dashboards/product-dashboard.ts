@@ -44,6 +44,8 @@ export function serviceVariable(s: AnalyticsSettings): CustomVariableBuilder {
     .values(s.services.join(","))
     .includeAll(true)
     .allValue(".+")
+    // No typed values: one such as `.*` (matches the empty string) makes Loki refuse the logs panel's selector.
+    .allowCustomValue(false)
     .current({ text: "ingest", value: "ingest" });
 }
 
