@@ -61,6 +61,8 @@ export interface AlertSettings {
   readonly ingestErrorsPerMinute: number;
   /** Fire when the p95 ingest lag (received minus event time) is above this many seconds. */
   readonly ingestLagSeconds: number;
+  /** Fire when the oldest event accepted but not yet in ClickHouse has waited in the ingest's spool this many seconds. */
+  readonly spoolBacklogSeconds: number;
 }
 
 export interface IngestSettings {
@@ -179,6 +181,7 @@ export const DEFAULTS = {
   noEventsMinutes: 15,
   ingestErrorsPerMinute: 5,
   ingestLagSeconds: 60,
+  spoolBacklogSeconds: 300,
   spoolMaxBytes: 1024 * 1024 * 1024,
   batchMaxEvents: 50_000,
   flushIntervalMs: 1000,
@@ -301,7 +304,7 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set([
   "clickhouseImage", "lokiImage", "promtailImage", "alloyImage", "grafanaImage", "nodeImage",
   "clickhousePluginVersion", "eventRetentionDays", "rollupRetentionDays", "logRetentionDays", "logShipper",
   "protectData", "alertWebhookUrl", "alertEmail", "smtpHost", "smtpFromAddress", "runbookBaseUrl", "dauDropShare", "noEventsMinutes", "ingestErrorsPerMinute",
-  "ingestLagSeconds", "spoolMaxBytes", "batchMaxEvents", "flushIntervalMs", "namePrefix",
+  "ingestLagSeconds", "spoolBacklogSeconds", "spoolMaxBytes", "batchMaxEvents", "flushIntervalMs", "namePrefix",
   ...SECRET_KEYS,
 ]);
 
@@ -352,6 +355,7 @@ export function loadConfig(raw: RawConfig, stack: string, secrets: SetSecrets = 
       noEventsMinutes: r.integer("noEventsMinutes", DEFAULTS.noEventsMinutes, 1, 1440, "a number of minutes"),
       ingestErrorsPerMinute: r.integer("ingestErrorsPerMinute", DEFAULTS.ingestErrorsPerMinute, 1, 1_000_000),
       ingestLagSeconds: r.integer("ingestLagSeconds", DEFAULTS.ingestLagSeconds, 1, 86_400, "a number of seconds"),
+      spoolBacklogSeconds: r.integer("spoolBacklogSeconds", DEFAULTS.spoolBacklogSeconds, 10, 86_400, "a number of seconds"),
     },
     ingest: {
       spoolMaxBytes: r.integer("spoolMaxBytes", DEFAULTS.spoolMaxBytes, 16 * 1024 * 1024, 1024 ** 4, "a size in bytes"),

@@ -140,6 +140,20 @@ export function alertRules(s: AnalyticsSettings): AlertRule[] {
         `Current p95: {{ $values.B.Value }} s.`,
       datas: [queryData(q.ingestLagP95, 300), ...reduceAndThreshold("gt", a.ingestLagSeconds)],
     }),
+    rule({
+      uid: "analytics-spool-backlog",
+      name: "Ingest spool backlog old",
+      for: "5m",
+      // No lines in the window: the ingest is idle (nothing to ship) or down (the no-events rule's job).
+      noDataState: "OK",
+      execErrState: "Error",
+      labels: { severity: "warning", area: "ingest" },
+      summary: `Accepted events wait more than ${a.spoolBacklogSeconds} s to reach ClickHouse`,
+      description: `The oldest event the ingest accepted but has not shipped to ClickHouse has waited more than ` +
+        `${a.spoolBacklogSeconds} seconds (spoolBacklogSeconds = ${a.spoolBacklogSeconds}) for 5 minutes: the ` +
+        `dashboards are that far behind. Oldest now: {{ $values.B.Value }} s.`,
+      datas: [queryData(q.spoolBacklogAge, 120), ...reduceAndThreshold("gt", a.spoolBacklogSeconds)],
+    }),
   ];
 }
 

@@ -541,6 +541,14 @@ FROM (
 FROM analytics.events
 WHERE $__timeFilter_ms(received_at)`,
     },
+    spoolBacklogAge: {
+      kind: "loki", name: "spoolBacklogAge", title: "Oldest unshipped event's age", unit: "s",
+      description: "The age of the oldest event the ingest accepted but has not shipped to ClickHouse, from its flush lines and, while inserts fail, its retry lines (every 10 s), over the last 2 minutes.",
+      // The pipeline falling behind (ClickHouse slow or refusing inserts) while events keep arriving, which the lag
+      // rule (received minus event time) cannot see: the delayed events are not in ClickHouse, and keep their
+      // received_at once shipped. No lines (an idle ingest) is no backlog.
+      expr: `max(max_over_time(${lokiSelector(s, "ingest")} | json | unwrap oldest_unshipped_age_s | __error__="" [2m]))`,
+    },
     ingestErrors: {
       kind: "loki", name: "ingestErrors", title: "Ingest error log lines per minute", unit: "short",
       description: "Error and fatal lines the ingest service logged in the last minute.",

@@ -56,7 +56,7 @@ describe("Dashboards component", () => {
     const rules = rt.find(resources, "grafana:alerting/ruleGroup:RuleGroup");
     expect(rules.inputs.folderUid).toBe("analytics");
     expect(rules.inputs.rules.map((r: { uid: string }) => r.uid)).toEqual(
-      ["analytics-dau-drop", "analytics-no-events", "analytics-ingest-errors", "analytics-ingest-lag"]);
+      ["analytics-dau-drop", "analytics-no-events", "analytics-ingest-errors", "analytics-ingest-lag", "analytics-spool-backlog"]);
   });
 
   it("routes alerts to the configured webhook, kept secret", () => {

@@ -121,8 +121,8 @@ describe("LogQL", () => {
 describe("alert rules", () => {
   const rules = alertRules(settings);
 
-  it("cover DAU drop, no events, ingest errors and ingest lag, with stable unique uids", () => {
-    expect(rules.map((r) => r.uid)).toEqual(["analytics-dau-drop", "analytics-no-events", "analytics-ingest-errors", "analytics-ingest-lag"]);
+  it("cover DAU drop, no events, ingest errors, ingest lag and the spool backlog, with stable unique uids", () => {
+    expect(rules.map((r) => r.uid)).toEqual(["analytics-dau-drop", "analytics-no-events", "analytics-ingest-errors", "analytics-ingest-lag", "analytics-spool-backlog"]);
     expect(alertRules(settings)).toEqual(rules); // a pure function: same config, same rules
   });
 
@@ -155,6 +155,7 @@ describe("alert rules", () => {
     expect(byUid["analytics-no-events"]).toEqual({ type: "lt", params: [1] });
     expect(byUid["analytics-ingest-errors"]).toEqual({ type: "gt", params: [cfg.alerts.ingestErrorsPerMinute] });
     expect(byUid["analytics-ingest-lag"]).toEqual({ type: "gt", params: [cfg.alerts.ingestLagSeconds] });
+    expect(byUid["analytics-spool-backlog"]).toEqual({ type: "gt", params: [cfg.alerts.spoolBacklogSeconds] });
     const noEvents = rules.find((r) => r.uid === "analytics-no-events")!;
     expect(noEvents.datas[0].relativeTimeRange.from).toBe(cfg.alerts.noEventsMinutes * 60);
   });
@@ -186,6 +187,6 @@ describe("settings and artifacts", () => {
     ]);
     expect(JSON.parse(files["grafana/dashboards/product-analytics.json"]).uid).toBe("product-analytics");
     expect(Object.values(files).join("\n")).not.toContain("secret-token");
-    expect(JSON.parse(files["grafana/alerting/rule-group.json"]).rules).toHaveLength(4);
+    expect(JSON.parse(files["grafana/alerting/rule-group.json"]).rules).toHaveLength(5);
   });
 });
