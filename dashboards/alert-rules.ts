@@ -110,7 +110,7 @@ export function alertRules(s: AnalyticsSettings): AlertRule[] {
       summary: `No events received for ${a.noEventsMinutes} minutes`,
       description: `ClickHouse stored fewer than 1 event in the last ${a.noEventsMinutes} minutes ` +
         `(noEventsMinutes = ${a.noEventsMinutes}), or could not be queried for 2 minutes. ` +
-        `Events received: {{ if $values.B }}{{ $values.B.Value }}{{ else }}unknown (the query failed){{ end }}.`,
+        `Events received: {{ $values.B.Value }} (0 also when the query failed).`,
       datas: [queryData(q.noEvents, a.noEventsMinutes * 60), ...reduceAndThreshold("lt", 1)],
     }),
     rule({
