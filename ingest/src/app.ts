@@ -178,7 +178,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // A request whose body stops arriving gets 408 after this long instead of holding its connection (and a shutdown)
     // open for ever: Fastify's default is no limit. 500 KB, the largest batch, in 30 s is 17 KB/s.
     requestTimeout: REQUEST_TIMEOUT_MS,
-    return503OnClosing: true,
+    // While closing, a request on an open connection still reaches our handler, which answers shutting_down: 503 with
+    // Retry-After and our error body (Fastify's own closing 503 had neither). The spool stops accepting first.
+    return503OnClosing: false,
     ajv: { customOptions: { ...AJV_OPTIONS } },
   });
   app.decorateRequest("outcome", null);
