@@ -257,7 +257,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   /** Auth before validation, so a request without a valid key gets 401 whatever its body. */
   async function authenticate(request: FastifyRequest): Promise<void> {
-    const basic = basicAuthUser(request.headers.authorization);
+    // An empty Basic user (a client that always sends the header) leaves the key to the body.
+    const basic = basicAuthUser(request.headers.authorization) || undefined;
     const body = request.body as { writeKey?: unknown } | undefined;
     const key = basic ?? (body !== null && typeof body === "object" && typeof body.writeKey === "string" ? body.writeKey : undefined);
     if (!isWriteKey(key)) throw new IngestError("unauthorized");

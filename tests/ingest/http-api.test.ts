@@ -66,6 +66,10 @@ describe("ingest HTTP API", () => {
     expect(wrong.json()).toMatchObject({ success: false, code: "unauthorized", message: expect.stringMatching(/Basic/) });
     expect((await post("/v1/track", event, {})).statusCode).toBe(401);
     expect((await post("/v1/batch", { batch: [event], writeKey: "wrong-key" }, {})).statusCode).toBe(401);
+    // An empty Basic user (a client that always sends the header) leaves the key to the body.
+    expect((await post("/v1/track", { ...event, writeKey: KEY }, { authorization: basic("") })).statusCode).toBe(200);
+    expect((await post("/v1/batch", { batch: [event], writeKey: KEY }, { authorization: basic("") })).statusCode).toBe(200);
+    expect((await post("/v1/track", event, { authorization: basic("") })).statusCode).toBe(401);
   });
 
   it("names the field and batch index of a wrong type, and stores nothing from that request", async () => {
