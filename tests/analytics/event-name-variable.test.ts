@@ -13,7 +13,7 @@ import { productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
-  DAY_MS, expectedAdoptionInWeek, expectedEventsPerHour, expectedTopEvents, generateDataset, parseTime, weekStart, type Dataset,
+  DAY_MS, expectedAdoptionInWeek, expectedEventsPerHour, expectedTopEvents, generateDataset, panelTime, weekStart, type Dataset,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
 import { insertEvents, insertIdentities, runQuery, startAnalyticsEngine } from "./analytics-engine";
@@ -27,7 +27,7 @@ const variable = (productDashboard(settings) as unknown as { templating: { list:
 let engine: TestEngine;
 let ds: Dataset;
 let month: GrafanaContext;
-const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+const time = panelTime;
 
 /** The context with event_name at All, as the dashboard defines it (a custom all value). */
 const withAll = (ctx: GrafanaContext): GrafanaContext => ({ ...ctx, variables: { event_name: { allValue: variable.allValue! } } });

@@ -17,7 +17,7 @@ import type { TestEngine } from "../support/clickhouse-engine";
 import {
   DAY_MS, FUNNEL, dayOf, expectedActive24h, expectedActiveInDays, expectedAdoptionByWeek, expectedAdoptionInWeek, weekStart,
   expectedDau, expectedEventsPerHour, expectedEventsToday, expectedFunnel, expectedIngest, expectedRetention,
-  expectedSignups, expectedStickiness, expectedTopEvents, generateDataset, parseTime, quantileExact, resolveEvents,
+  expectedSignups, expectedStickiness, expectedTopEvents, generateDataset, panelTime, parseTime, quantileExact, resolveEvents,
   splitIntoBatches, type Dataset,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
@@ -36,7 +36,7 @@ let month: GrafanaContext;
 /** Ends at noon of the last day, so "24 hours" and "today" differ from calendar days. */
 let noon: GrafanaContext;
 
-const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+const time = panelTime;
 
 /** The event_name variable's options for a time range: what Grafana sends for All. */
 async function eventNameOptions(ctx: GrafanaContext): Promise<string[]> {

@@ -16,7 +16,7 @@ import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
   DAY_MS, FUNNEL, dayOf, expectedActiveInDays, expectedAdoptionByWeek, expectedDau, expectedFunnel, expectedRetention,
-  expectedStickiness, expectedTopEvents, parseTime, type Dataset,
+  expectedStickiness, expectedTopEvents, panelTime, type Dataset,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
 import { alias, ev, identify, tinyDataset } from "../support/review-tiny-dataset";
@@ -33,7 +33,7 @@ const QUOTED = "it's_done";
 let engine: TestEngine;
 let ds: Dataset;
 const range: GrafanaContext = { fromMs: MONDAY, toMs: MONDAY + 14 * DAY_MS - 1000, intervalSeconds: 3600, variables: { event_name: { allValue: ALL_EVENT_NAMES } } };
-const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+const time = panelTime;
 
 const events = [
   // u_late signs up on Monday; device R (Tuesday) is u_late's, whose link has the later event time (not u_early's,

@@ -13,7 +13,7 @@ import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
   DAY_MS, dayOf, expectedActive24h, expectedActiveInDays, expectedAdoptionByWeek, expectedAdoptionInWeek, expectedDau,
-  expectedRetention, expectedStickiness, generateDataset, parseTime, weekStart, type Dataset,
+  expectedRetention, expectedStickiness, generateDataset, panelTime, weekStart, type Dataset,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
 import { insertEvents, insertIdentities, refreshSnapshots, runQuery, startAnalyticsEngine } from "./analytics-engine";
@@ -23,7 +23,7 @@ const product = productQueries(settings);
 const offsets = settings.retentionOffsetsDays;
 let engine: TestEngine;
 let ds: Dataset;
-const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+const time = panelTime;
 const ctx = (fromMs: number, toMs: number): GrafanaContext => ({ fromMs, toMs, intervalSeconds: 3600, variables: { event_name: { allValue: ALL_EVENT_NAMES } } });
 
 beforeAll(async () => {

@@ -9,7 +9,7 @@ import { loadConfig } from "../../components/stack-config";
 import { productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
-import { DAY_MS, dayOf, expectedAdoptionByWeek, expectedDau, expectedStickiness, formatTime, generateDataset, parseTime, type Dataset, type EventRow, type IdentifyRow } from "../support/dataset";
+import { DAY_MS, dayOf, expectedAdoptionByWeek, expectedDau, expectedStickiness, formatTime, generateDataset, panelTime, type Dataset, type EventRow, type IdentifyRow } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
 import { insertEvents, insertIdentities, refreshSnapshots, runQuery, startAnalyticsEngine } from "./analytics-engine";
 
@@ -18,7 +18,7 @@ const product = productQueries(settings);
 let engine: TestEngine;
 let ds: Dataset;
 let month: GrafanaContext;
-const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+const time = panelTime;
 
 beforeAll(async () => {
   engine = await startAnalyticsEngine("self-linked-device");

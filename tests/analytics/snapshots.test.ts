@@ -10,7 +10,7 @@ import { productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
-  DAY_MS, dayOf, expectedAdoptionByWeek, expectedDau, expectedRetention, expectedStickiness, formatTime, generateDataset, parseTime,
+  DAY_MS, dayOf, expectedAdoptionByWeek, expectedDau, expectedRetention, expectedStickiness, formatTime, generateDataset, panelTime, parseTime,
   resolveEvents, splitIntoBatches, weekStart, type Dataset, type EventRow,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
@@ -23,7 +23,7 @@ const offsets = settings.retentionOffsetsDays;
 let engine: TestEngine;
 let ds: Dataset;
 let month: GrafanaContext;
-const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+const time = panelTime;
 
 beforeAll(async () => {
   engine = await startAnalyticsEngine("snapshots");

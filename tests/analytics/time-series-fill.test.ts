@@ -8,7 +8,7 @@ import { loadConfig } from "../../components/stack-config";
 import { ALL_EVENT_NAMES, ingestQueries, productQueries } from "../../dashboards/queries";
 import { analyticsSettings } from "../../dashboards/settings";
 import type { TestEngine } from "../support/clickhouse-engine";
-import { DAY_MS, dayOf, formatTime, parseTime, type EventRow } from "../support/dataset";
+import { DAY_MS, dayOf, formatTime, panelTime, parseTime, type EventRow } from "../support/dataset";
 import { insertEvents, runQuery, startAnalyticsEngine } from "./analytics-engine";
 
 const settings = analyticsSettings(loadConfig({}, "test"));
@@ -18,7 +18,7 @@ const HOUR = 3_600_000;
 
 let engine: TestEngine;
 const now = Date.now();
-const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+const time = panelTime;
 
 const event = (id: string, at: number): EventRow => ({ message_id: id, type: "track", event_name: "report_exported", user_id: `user_${id.length % 3}`,
   anonymous_id: "", properties: {}, context: {}, event_time: formatTime(at), received_at: formatTime(at + 500) });

@@ -12,7 +12,7 @@ import { forgetPerson } from "../../scripts/forget-user";
 import type { TestEngine } from "../support/clickhouse-engine";
 import {
   DAY_MS, FUNNEL, dayOf, expectedActiveInDays, expectedAdoptionByWeek, expectedAdoptionInWeek, expectedDau, expectedFunnel, expectedRetention, expectedSignups,
-  expectedStickiness, generateDataset, identityMap, parseTime, splitIntoBatches, weekStart, type Dataset,
+  expectedStickiness, generateDataset, identityMap, panelTime, parseTime, splitIntoBatches, weekStart, type Dataset,
 } from "../support/dataset";
 import type { GrafanaContext } from "../support/grafana-macros";
 import { insertEvents, insertIdentities, refreshSnapshots, runQuery, startAnalyticsEngine } from "../analytics/analytics-engine";
@@ -20,7 +20,7 @@ import { insertEvents, insertIdentities, refreshSnapshots, runQuery, startAnalyt
 const settings = analyticsSettings(loadConfig({}, "test"));
 const product = productQueries(settings);
 const offsets = settings.retentionOffsetsDays;
-const time = (text: string) => parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+const time = panelTime;
 
 let engine: TestEngine;
 let ds: Dataset;

@@ -94,6 +94,11 @@ export function parseTime(text: string): number {
   return Date.parse(text.replace(" ", "T") + "Z");
 }
 
+/** A panel's time column as epoch ms: a Date ("YYYY-MM-DD", midnight UTC) or a DateTime as ClickHouse prints them. */
+export function panelTime(text: string): number {
+  return parseTime(text.length === 10 ? `${text} 00:00:00` : text);
+}
+
 export function dayOf(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
 }
